@@ -232,8 +232,11 @@ interface IBatchToken {
     // ─── Custody ───────────────────────────────────────────────────────────────────────────────
 
     /**
-     * @notice Ship `quantity` units of `batchId` to `receiver`: units leave the caller into escrow
-     * (this contract's own balance) until the receiver accepts or rejects, or the caller cancels.
+     * @notice Ship `quantity` units of `batchId` to `receiver`: units leave the caller's balance into
+     * a pending shipment until the receiver accepts them, or they return to the caller when the
+     * receiver rejects or the caller cancels. In ERC-1155 terms they are transferred to the zero
+     * address and back from it; {ShipmentCreated} and its follow-up event tell the two apart from
+     * a burn or a mint.
      * @param referenceHash Hash of the despatch advice / DSCSA transaction information, kept off chain.
      *
      * Requirements:
