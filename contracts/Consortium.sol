@@ -26,7 +26,7 @@ import {GS1} from "./libraries/GS1.sol";
  *   `_msgSender()`): a forwarded call always has the forwarder as `msg.sender`, so it can never
  *   pass as governance.
  * - Approvals are counted over the *current* governor set at execution, so removing a governor
- *   also withdraws its pending approvals.
+ *   also withdraws its pending approvals, and they stay withdrawn if it is added again.
  * - No multicall or delegatecall is offered next to ERC-2771 (address spoofing).
  */
 contract Consortium is IConsortium, ERC2771Context {
@@ -48,7 +48,11 @@ contract Consortium is IConsortium, ERC2771Context {
 
     uint256 private _proposalCount;
     mapping(uint256 proposalId => Proposal) private _proposals;
-    mapping(uint256 proposalId => mapping(address governor => bool)) private _approved;
+    /// @dev Each time an address becomes a governor it gets a fresh epoch; an approval records the
+    /// epoch it was given in, so approvals from before a removal never count again after a re-add.
+    uint256 private _lastGovernorEpoch;
+    mapping(address governor => uint256 epoch) private _governorEpoch;
+    mapping(uint256 proposalId => mapping(address governor => uint256 epoch)) private _approvalEpoch;
 
     modifier onlyGovernance() {
         if (msg.sender != address(this)) revert ConsortiumOnlyGovernance(_msgSender());
@@ -100,7 +104,7 @@ contract Consortium is IConsortium, ERC2771Context {
     /// @inheritdoc IConsortium
     function approve(uint256 proposalId) external onlyGovernor {
         _requireOpen(proposalId);
-        if (_approved[proposalId][_msgSender()]) revert ConsortiumAlreadyApproved(proposalId, _msgSender());
+        if (hasApproved(proposalId, _msgSender())) revert ConsortiumAlreadyApproved(proposalId, _msgSender());
         _approve(proposalId, _msgSender());
     }
 
@@ -306,19 +310,20 @@ contract Consortium is IConsortium, ERC2771Context {
     function approvalCount(uint256 proposalId) public view returns (uint256 approvals) {
         uint256 n = _governors.length();
         for (uint256 i = 0; i < n; ++i) {
-            if (_approved[proposalId][_governors.at(i)]) ++approvals;
+            if (hasApproved(proposalId, _governors.at(i))) ++approvals;
         }
     }
 
     /// @inheritdoc IConsortium
-    function hasApproved(uint256 proposalId, address governor) external view returns (bool) {
-        return _approved[proposalId][governor];
+    function hasApproved(uint256 proposalId, address governor) public view returns (bool) {
+        uint256 epoch = _approvalEpoch[proposalId][governor];
+        return epoch != 0 && epoch == _governorEpoch[governor] && _governors.contains(governor);
     }
 
     // ─── Internal ──────────────────────────────────────────────────────────────────────────────
 
     function _approve(uint256 proposalId, address governor) private {
-        _approved[proposalId][governor] = true;
+        _approvalEpoch[proposalId][governor] = _governorEpoch[governor];
         emit ProposalApproved(proposalId, governor);
     }
 
@@ -341,7 +346,10 @@ contract Consortium is IConsortium, ERC2771Context {
 
     function _addGovernor(address governor) private {
         if (governor == address(0)) revert ConsortiumZeroAddress();
+        // This contract can never approve: as a governor it would only make thresholds unreachable.
+        if (governor == address(this)) revert ConsortiumInvalidGovernor(governor);
         if (!_governors.add(governor)) revert ConsortiumGovernorExists(governor);
+        _governorEpoch[governor] = ++_lastGovernorEpoch;
         emit GovernorAdded(governor);
     }
 

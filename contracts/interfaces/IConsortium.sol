@@ -85,6 +85,8 @@ interface IConsortium {
     error ConsortiumOnlyGovernance(address caller);
     /// @dev `account` is not a governor.
     error ConsortiumNotGovernor(address account);
+    /// @dev `account` cannot be a governor (this contract itself).
+    error ConsortiumInvalidGovernor(address account);
     /// @dev `account` is already a governor.
     error ConsortiumGovernorExists(address account);
     /// @dev The threshold must be at least 2 and at most the number of governors.
@@ -247,7 +249,7 @@ interface IConsortium {
     /**
      * @notice Add a governor.
      *
-     * Requirements: called by governance; `governor` is not zero and not already a governor.
+     * Requirements: called by governance; `governor` is not zero, not this contract, and not already a governor.
      *
      * Emits {GovernorAdded}.
      */
@@ -343,6 +345,6 @@ interface IConsortium {
     /// @notice Approvals of a proposal by current governors.
     function approvalCount(uint256 proposalId) external view returns (uint256);
 
-    /// @notice Whether `governor` approved the proposal.
+    /// @notice Whether `governor`, as a current governor, approved the proposal (approvals given before a removal do not count).
     function hasApproved(uint256 proposalId, address governor) external view returns (bool);
 }
