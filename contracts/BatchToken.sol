@@ -129,16 +129,14 @@ contract BatchToken is IBatchToken, ERC1155, ERC2771Context {
         _requirePending(shipmentId, shipment);
         address receiver = _msgSender();
         if (receiver != shipment.receiver) revert BatchTokenNotShipmentReceiver(shipmentId, receiver);
-        IConsortium.Role role = _consortium.activeRole(receiver);
-        if (!_holdsStock(role)) revert BatchTokenUnauthorizedMember(receiver, role);
-        if (!shipment.isReturn) {
-            // Status may have changed in transit: a quarantined or recalled batch no longer moves forward.
-            Batch storage b = _batches[shipment.batchId];
-            if (b.status != BatchStatus.Active) revert BatchTokenInvalidStatus(shipment.batchId, b.status);
-            if (role == IConsortium.Role.Pharmacy && _isExpired(b)) {
-                revert BatchTokenExpired(shipment.batchId, b.expiryDay);
-            }
-        }
+        // Roles, statuses and the batch may all have changed in transit (a role change, a
+        // suspension, a quarantine, expiry): the flow table is applied again to the parties as
+        // they are now, so acceptance is exactly as strict as shipping.
+        IConsortium.Role toRole = _consortium.activeRole(receiver);
+        if (!_holdsStock(toRole)) revert BatchTokenUnauthorizedMember(receiver, toRole);
+        IConsortium.Role fromRole = _consortium.activeRole(shipment.sender);
+        if (!_holdsStock(fromRole)) revert BatchTokenUnauthorizedMember(shipment.sender, fromRole);
+        _checkFlow(shipment.batchId, _batches[shipment.batchId], fromRole, toRole, receiver);
 
         delete _pendingShipments[shipmentId];
         emit ShipmentAccepted(shipment.batchId, shipment.sender, receiver, shipmentId, shipment.quantity);

@@ -256,8 +256,10 @@ interface IBatchToken {
      *
      * Requirements:
      * - `shipment` matches pending shipment `shipmentId` and the caller is its receiver;
-     * - the caller is an active member with a stock-holding role;
-     * - a forward shipment needs the batch Active, and not expired when the caller is a Pharmacy.
+     * - sender and receiver are still active members and (sender role → receiver role) is still an
+     *   allowed flow for the batch's current status and expiry (see the table above): a forward
+     *   shipment of a batch quarantined or recalled in transit, or to a party whose role changed,
+     *   can only be rejected or cancelled.
      *
      * Emits {ShipmentAccepted} and {IERC1155-TransferSingle}.
      */
