@@ -1,0 +1,92 @@
+import { ethers, type ContractTransactionResponse, type Signer } from "ethers";
+import type { Consortium } from "../../typechain-types";
+import { withCheckDigit } from "../../api/domain/gs1";
+
+/** Roles as numbered in IConsortium.Role. */
+export const ROLE = { None: 0, Producer: 1, Distributor: 2, Pharmacy: 3, Regulator: 4, Auditor: 5 } as const;
+export const ROLE_NAMES = ["None", "Producer", "Distributor", "Pharmacy", "Regulator", "Auditor"] as const;
+export const STATUS_NAMES = ["None", "Active", "Suspended", "Revoked"] as const;
+
+/**
+ * The demo consortium of `npm start` and `npm run demo`: who is who, by index into the network's
+ * accounts (0 deploys; 1–3 are the governors of ignition/parameters/localnode.json).
+ */
+export const DEMO_GOVERNOR_INDICES = [1, 2, 3] as const;
+export const DEMO_MEMBERS = [
+  { key: "producer", name: "Rhein Pharma GmbH (producer)", account: 4, role: ROLE.Producer, gln: withCheckDigit("400123400001"), jurisdiction: "DE" },
+  { key: "distributor", name: "Nord Großhandel AG (distributor)", account: 5, role: ROLE.Distributor, gln: withCheckDigit("400123400002"), jurisdiction: "DE" },
+  { key: "distributor2", name: "Süd Logistik GmbH (distributor)", account: 6, role: ROLE.Distributor, gln: withCheckDigit("400123400003"), jurisdiction: "DE" },
+  { key: "pharmacy", name: "Apotheke am Markt (pharmacy)", account: 7, role: ROLE.Pharmacy, gln: withCheckDigit("400123400004"), jurisdiction: "DE" },
+  { key: "pharmacy2", name: "Pharmacie du Centre (pharmacy)", account: 8, role: ROLE.Pharmacy, gln: withCheckDigit("300123400005"), jurisdiction: "FR" },
+  { key: "regulator", name: "Landesamt für Arzneimittel (regulator)", account: 9, role: ROLE.Regulator, gln: withCheckDigit("400123400006"), jurisdiction: "DE" },
+  { key: "auditor", name: "Prüfgesellschaft (auditor)", account: 10, role: ROLE.Auditor, gln: withCheckDigit("400123400007"), jurisdiction: "DE" },
+] as const;
+export type DemoMemberKey = (typeof DEMO_MEMBERS)[number]["key"];
+
+const LICENCE_YEARS = 3;
+
+/**
+ * Admits every demo member that is not a member yet, through real governance: all proposals are
+ * sent, then the approvals, then the executions, each wave in one go so that on a chain with a
+ * block period the whole admission takes three blocks rather than three per member.
+ * Idempotent: a member already admitted is skipped, so a second start changes nothing.
+ */
+export async function admitDemoMembers(
+  consortium: Consortium,
+  accounts: (Signer & { address: string })[],
+  log: (line: string) => void = () => undefined,
+): Promise<{ admitted: number; skipped: number }> {
+  const governors = DEMO_GOVERNOR_INDICES.map((i) => accounts[i]);
+  const threshold = Number(await consortium.threshold());
+  const pending: (typeof DEMO_MEMBERS)[number][] = [];
+  for (const m of DEMO_MEMBERS) {
+    const record = await consortium.member(accounts[m.account].address);
+    if (Number(record.status) === 0) pending.push(m);
+  }
+  if (pending.length === 0) return { admitted: 0, skipped: DEMO_MEMBERS.length };
+
+  const block = await consortium.runner!.provider!.getBlock("latest");
+  const licenceExpiry = BigInt(block!.timestamp) + BigInt(LICENCE_YEARS * 365 * 86400);
+  const proposer = consortium.connect(governors[0]);
+  const proposals = await sendAll(
+    pending.map((m) => () =>
+      proposer.propose(
+        consortium.interface.encodeFunctionData("admitMember", [
+          accounts[m.account].address,
+          m.role,
+          BigInt(m.gln),
+          ethers.hexlify(ethers.toUtf8Bytes(m.jurisdiction)),
+          ethers.id(`licence ${m.name}`),
+          licenceExpiry,
+        ]),
+      ),
+    ),
+  );
+  const ids = proposals.map((receipt) => {
+    for (const l of receipt.logs) {
+      const parsed = consortium.interface.parseLog(l);
+      if (parsed?.name === "ProposalCreated") return parsed.args.proposalId as bigint;
+    }
+    throw new Error(`propose transaction ${receipt.hash} emitted no ProposalCreated`);
+  });
+  log(`proposed ${ids.length} admissions (proposals ${ids.join(", ")})`);
+  for (let g = 1; g < threshold; g++) {
+    const approver = consortium.connect(governors[g]);
+    await sendAll(ids.map((id) => () => approver.approve(id)));
+  }
+  log(`approved by ${threshold} of ${governors.length} governors`);
+  await sendAll(ids.map((id) => () => proposer.execute(id)));
+  for (const m of pending) log(`admitted ${m.name} ${accounts[m.account].address} GLN ${m.gln} ${m.jurisdiction}`);
+  return { admitted: pending.length, skipped: DEMO_MEMBERS.length - pending.length };
+}
+
+/** Sends transactions one after another without waiting for blocks, then waits for all receipts. */
+async function sendAll(sends: (() => Promise<ContractTransactionResponse>)[]) {
+  const txs: ContractTransactionResponse[] = [];
+  for (const send of sends) txs.push(await send());
+  const receipts = await Promise.all(txs.map((tx) => tx.wait()));
+  return receipts.map((r) => {
+    if (!r || r.status !== 1) throw new Error(`transaction ${r?.hash} failed`);
+    return r;
+  });
+}

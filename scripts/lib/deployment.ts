@@ -1,0 +1,154 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import type { DeploymentParameters } from "@nomicfoundation/ignition-core";
+import SystemModule from "../../ignition/modules/System";
+import {
+  BatchToken__factory,
+  ConsortiumForwarder__factory,
+  Consortium__factory,
+  type BatchToken,
+  type Consortium,
+  type ConsortiumForwarder,
+} from "../../typechain-types";
+import { UserError } from "./errors";
+import { REPO_ROOT, deploymentDir, readDeploymentAddresses, type SystemAddresses } from "../../api/chain/addresses";
+
+export { REPO_ROOT, deploymentDir, type SystemAddresses };
+
+export interface SystemContracts {
+  deploymentId: string;
+  chainId: bigint;
+  addresses: SystemAddresses;
+  forwarder: ConsortiumForwarder;
+  consortium: Consortium;
+  batchToken: BatchToken;
+}
+
+/** Ignition deployment id of a chain: DEPLOYMENT_ID from env, else `chain-<chainId>`. */
+export function deploymentIdFor(chainId: bigint): string {
+  return process.env.DEPLOYMENT_ID ?? `chain-${chainId}`;
+}
+
+const readAddresses = readDeploymentAddresses;
+
+async function hasCode(hre: HardhatRuntimeEnvironment, a: SystemAddresses): Promise<boolean> {
+  for (const address of [a.forwarder, a.consortium, a.batchToken]) {
+    if ((await hre.ethers.provider.getCode(address)) === "0x") return false;
+  }
+  return true;
+}
+
+async function chainIdOf(hre: HardhatRuntimeEnvironment): Promise<bigint> {
+  try {
+    return (await hre.ethers.provider.getNetwork()).chainId;
+  } catch (err) {
+    const url = (hre.network.config as { url?: string }).url ?? hre.network.name;
+    throw new UserError(
+      "RPC_UNREACHABLE",
+      `cannot reach the JSON-RPC node of network "${hre.network.name}" at ${url} (${(err as Error).message.split("\n")[0]})`,
+      "start the node (npm start), or fix the URL in .env",
+    );
+  }
+}
+
+async function connect(hre: HardhatRuntimeEnvironment, deploymentId: string, chainId: bigint, addresses: SystemAddresses): Promise<SystemContracts> {
+  const [runner] = await hre.ethers.getSigners();
+  const provider = runner ?? hre.ethers.provider;
+  return {
+    deploymentId,
+    chainId,
+    addresses,
+    forwarder: ConsortiumForwarder__factory.connect(addresses.forwarder, provider),
+    consortium: Consortium__factory.connect(addresses.consortium, provider),
+    batchToken: BatchToken__factory.connect(addresses.batchToken, provider),
+  };
+}
+
+/** The system deployed on the current network, or a clear error telling how to deploy it. */
+export async function loadSystem(hre: HardhatRuntimeEnvironment): Promise<SystemContracts> {
+  const chainId = await chainIdOf(hre);
+  const deploymentId = deploymentIdFor(chainId);
+  const addresses = readAddresses(deploymentId);
+  if (!addresses) {
+    throw new UserError(
+      "NO_DEPLOYMENT",
+      `no deployment "${deploymentId}" of the System module for chain ${chainId} (network "${hre.network.name}")`,
+      `run \`npm start\` for the local consortium, or \`npx hardhat ignition deploy ignition/modules/System.ts --network ${hre.network.name} --parameters ignition/parameters/${hre.network.name}.json --deployment-id ${deploymentId}\``,
+    );
+  }
+  if (!(await hasCode(hre, addresses))) {
+    throw new UserError(
+      "STALE_DEPLOYMENT",
+      `deployment "${deploymentId}" lists contracts that have no code on chain ${chainId}: the chain was reset`,
+      "run `npm start` again (it redeploys), or set DEPLOYMENT_ID to the deployment of this chain",
+    );
+  }
+  return connect(hre, deploymentId, chainId, addresses);
+}
+
+export interface DeployOptions {
+  parameters: Record<string, Record<string, unknown>>;
+  log?: (line: string) => void;
+}
+
+/**
+ * Deploys the System module through Ignition, or reuses the deployment the chain already has.
+ * Ignition's journal makes an interrupted deployment resumable. A journal whose contracts have
+ * no code belongs to a chain that no longer exists (a restarted dev node): it is moved aside
+ * and the system deployed anew, so a second start never trips over a half-deployed state.
+ */
+export async function deploySystem(hre: HardhatRuntimeEnvironment, options: DeployOptions): Promise<SystemContracts & { reused: boolean }> {
+  const log = options.log ?? (() => undefined);
+  const chainId = await chainIdOf(hre);
+  const deploymentId = deploymentIdFor(chainId);
+  const existing = readAddresses(deploymentId);
+  if (existing && (await hasCode(hre, existing))) {
+    log(`reusing deployment ${deploymentId} (already on chain ${chainId})`);
+    return { ...(await connect(hre, deploymentId, chainId, existing)), reused: true };
+  }
+  const dir = deploymentDir(deploymentId);
+  if (fs.existsSync(dir) && (existing || !fs.existsSync(path.join(dir, "journal.jsonl")) || (await journalIsStale(hre, dir)))) {
+    const aside = `${dir}.stale-${Date.now()}`;
+    fs.renameSync(dir, aside);
+    log(`previous deployment ${deploymentId} belongs to a chain that no longer exists; moved to ${path.basename(aside)}`);
+  }
+  process.env.HARDHAT_IGNITION_CONFIRM_DEPLOYMENT ??= "1";
+  const deployed = await hre.ignition.deploy(SystemModule, {
+    parameters: options.parameters as DeploymentParameters,
+    deploymentId,
+    displayUi: false,
+  });
+  const addresses: SystemAddresses = {
+    forwarder: await deployed.forwarder.getAddress(),
+    consortium: await deployed.consortium.getAddress(),
+    batchToken: await deployed.batchToken.getAddress(),
+  };
+  log(`deployed System (${deploymentId}): forwarder ${addresses.forwarder}, consortium ${addresses.consortium}, batch token ${addresses.batchToken}`);
+  return { ...(await connect(hre, deploymentId, chainId, addresses)), reused: false };
+}
+
+/** A journal whose first recorded transaction is unknown to the chain was written for another chain. */
+async function journalIsStale(hre: HardhatRuntimeEnvironment, dir: string): Promise<boolean> {
+  const lines = fs.readFileSync(path.join(dir, "journal.jsonl"), "utf8").split("\n").filter(Boolean);
+  for (const line of lines) {
+    const entry = JSON.parse(line) as { type?: string; hash?: string };
+    if (entry.type === "TRANSACTION_SEND" && entry.hash) {
+      return (await hre.ethers.provider.getTransaction(entry.hash)) === null;
+    }
+  }
+  return false;
+}
+
+/** Ignition parameters for a network: ignition/parameters/<network>.json. */
+export function parametersFor(networkName: string): Record<string, Record<string, unknown>> {
+  const file = path.join(REPO_ROOT, "ignition", "parameters", `${networkName}.json`);
+  if (!fs.existsSync(file)) {
+    throw new UserError(
+      "NO_PARAMETERS",
+      `no Ignition parameter file for network "${networkName}" (${path.relative(REPO_ROOT, file)})`,
+      "copy ignition/parameters/besu.example.json and fill in governors and the charter hash",
+    );
+  }
+  return JSON.parse(fs.readFileSync(file, "utf8"));
+}
