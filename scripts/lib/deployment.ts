@@ -101,6 +101,18 @@ export interface DeployOptions {
 export async function deploySystem(hre: HardhatRuntimeEnvironment, options: DeployOptions): Promise<SystemContracts & { reused: boolean }> {
   const log = options.log ?? (() => undefined);
   const chainId = await chainIdOf(hre);
+  if (hre.network.name === "hardhat") {
+    // The in-process network lives as long as this process: Ignition keeps no journal for it, and
+    // the journal of a real chain with the same id must not be touched.
+    const deployed = await hre.ignition.deploy(SystemModule, { parameters: options.parameters as DeploymentParameters });
+    const addresses: SystemAddresses = {
+      forwarder: await deployed.forwarder.getAddress(),
+      consortium: await deployed.consortium.getAddress(),
+      batchToken: await deployed.batchToken.getAddress(),
+    };
+    log(`deployed System on the in-process Hardhat network`);
+    return { ...(await connect(hre, "in-process", chainId, addresses)), reused: false };
+  }
   const deploymentId = deploymentIdFor(chainId);
   const existing = readAddresses(deploymentId);
   if (existing && (await hasCode(hre, existing))) {

@@ -141,7 +141,8 @@ export async function startHardhatNode(opts: HardhatNodeOptions = {}): Promise<N
   const cli = path.join(REPO_ROOT, "node_modules", "hardhat", "internal", "cli", "cli.js");
   const child = spawn(process.execPath, [cli, "node", "--hostname", "127.0.0.1", "--port", String(port)], {
     cwd: REPO_ROOT,
-    env: { ...process.env, BLOCK_INTERVAL_MS: String(opts.blockIntervalMs ?? 0) },
+    // HARDHAT_NETWORK would make `hardhat node` refuse to start: the node always runs the in-process network.
+    env: { ...process.env, HARDHAT_NETWORK: undefined, BLOCK_INTERVAL_MS: String(opts.blockIntervalMs ?? 0) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const node = track(child, `http://127.0.0.1:${port}`, port);
