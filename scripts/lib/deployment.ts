@@ -68,8 +68,13 @@ async function connect(hre: HardhatRuntimeEnvironment, deploymentId: string, cha
 /** The system deployed on the current network, or a clear error telling how to deploy it. */
 export async function loadSystem(hre: HardhatRuntimeEnvironment): Promise<SystemContracts> {
   const chainId = await chainIdOf(hre);
-  const deploymentId = deploymentIdFor(chainId);
-  const addresses = readAddresses(deploymentId);
+  const env = process.env;
+  const fromEnv =
+    env.FORWARDER_ADDRESS && env.CONSORTIUM_ADDRESS && env.BATCH_TOKEN_ADDRESS
+      ? { forwarder: env.FORWARDER_ADDRESS, consortium: env.CONSORTIUM_ADDRESS, batchToken: env.BATCH_TOKEN_ADDRESS }
+      : undefined;
+  const deploymentId = fromEnv ? "from-env" : deploymentIdFor(chainId);
+  const addresses = fromEnv ?? readAddresses(deploymentId);
   if (!addresses) {
     throw new UserError(
       "NO_DEPLOYMENT",
@@ -80,8 +85,8 @@ export async function loadSystem(hre: HardhatRuntimeEnvironment): Promise<System
   if (!(await hasCode(hre, addresses))) {
     throw new UserError(
       "STALE_DEPLOYMENT",
-      `deployment "${deploymentId}" lists contracts that have no code on chain ${chainId}: the chain was reset`,
-      "run `npm start` again (it redeploys), or set DEPLOYMENT_ID to the deployment of this chain",
+      `deployment "${deploymentId}" names contracts that have no code on chain ${chainId} (network "${hre.network.name}"): wrong network, or the chain was reset`,
+      "check --network, run `npm start` again (it redeploys), or set DEPLOYMENT_ID / the *_ADDRESS variables to this chain's deployment",
     );
   }
   return connect(hre, deploymentId, chainId, addresses);

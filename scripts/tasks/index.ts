@@ -1,0 +1,3 @@
+// Hardhat tasks for consortium operators and auditors, imported by hardhat.config.ts.
+import "./governance";
+import "./custody";
