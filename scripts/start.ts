@@ -77,7 +77,12 @@ async function main() {
   const { deploySystem, parametersFor } = await import("./lib/deployment");
   const { admitDemoMembers, DEMO_MEMBERS, DEMO_GOVERNOR_INDICES, ROLE_NAMES } = await import("./lib/consortium-setup");
   const { UserError } = await import("./lib/errors");
-  const chainId = (await hre.ethers.provider.getNetwork()).chainId;
+  let chainId: bigint;
+  try {
+    chainId = (await hre.ethers.provider.getNetwork()).chainId;
+  } catch (err) {
+    return fail("RPC_UNREACHABLE", `no JSON-RPC node answers at ${rpcUrl} (${(err as Error).message.split("\n")[0]})`, "start the node or fix CHAIN_RPC_URL in .env");
+  }
   if (chainId !== 1337n) fail("WRONG_CHAIN", `the node at ${rpcUrl} is chain ${chainId}, expected 1337`, "point CHAIN_RPC_URL at the local consortium node");
   say("deploying the System module with Ignition (journal in ignition/deployments/)");
   let system;

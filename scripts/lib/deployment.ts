@@ -130,6 +130,7 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
     fs.renameSync(dir, aside);
     log(`previous deployment ${deploymentId} belongs to a chain that no longer exists; moved to ${path.basename(aside)}`);
   }
+  await requireFunds(hre);
   process.env.HARDHAT_IGNITION_CONFIRM_DEPLOYMENT ??= "1";
   const deployed = await hre.ignition.deploy(SystemModule, {
     parameters: options.parameters as DeploymentParameters,
@@ -143,6 +144,24 @@ export async function deploySystem(hre: HardhatRuntimeEnvironment, options: Depl
   };
   log(`deployed System (${deploymentId}): forwarder ${addresses.forwarder}, consortium ${addresses.consortium}, batch token ${addresses.batchToken}`);
   return { ...(await connect(hre, deploymentId, chainId, addresses)), reused: false };
+}
+
+/** On a chain that charges for gas, a deployer without funds would fail half-way: say so first. */
+async function requireFunds(hre: HardhatRuntimeEnvironment): Promise<void> {
+  const [deployer] = await hre.ethers.getSigners();
+  if (!deployer) {
+    throw new UserError("NO_DEPLOYER", `network "${hre.network.name}" has no account to deploy with`, "set BESU_DEPLOYER_KEY (or the network's accounts) in .env");
+  }
+  const { gasPrice, maxFeePerGas } = await hre.ethers.provider.getFeeData();
+  const configured = (hre.network.config as { gasPrice?: number | "auto" }).gasPrice;
+  const price = configured === 0 ? 0n : (maxFeePerGas ?? gasPrice ?? 0n);
+  if (price > 0n && (await hre.ethers.provider.getBalance(deployer.address)) === 0n) {
+    throw new UserError(
+      "NO_FUNDS",
+      `the deployer ${deployer.address} has no funds and network "${hre.network.name}" charges ${price} wei per gas`,
+      "fund the deployer in the genesis alloc, or run the chain with free gas (min-gas-price=0, zeroBaseFee)",
+    );
+  }
 }
 
 /** A journal whose first recorded transaction is unknown to the chain was written for another chain. */
