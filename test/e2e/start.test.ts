@@ -47,12 +47,15 @@ describe("npm start", function () {
   let anvil: NodeProcess;
   after(async () => {
     await anvil?.stop();
-    fs.rmSync(deploymentDir(deploymentId), { recursive: true, force: true });
+    const root = path.dirname(deploymentDir(deploymentId));
+    for (const dir of fs.existsSync(root) ? fs.readdirSync(root) : []) {
+      if (dir.startsWith(deploymentId)) fs.rmSync(path.join(root, dir), { recursive: true, force: true });
+    }
   });
 
   it("starts a node, deploys, admits the consortium, serves, and stops everything on SIGINT", async function () {
     const [rpcPort, port] = [await freePort(), await freePort()];
-    const run = start({ RPC_PORT: String(rpcPort), PORT: String(port), BLOCK_INTERVAL_MS: "0", DEPLOYMENT_ID: deploymentId });
+    const run = start({ RPC_PORT: String(rpcPort), PORT: String(port), BLOCK_INTERVAL_MS: "0", DEPLOYMENT_ID: `${deploymentId}-hardhat` });
     await waitFor(run, "ready in");
     const out = run.output();
     expect(out).to.contain("7 members admitted through governance");
