@@ -1,0 +1,189 @@
+import type { Signer } from "ethers";
+import {
+  FORWARD_REQUEST_TYPES,
+  forwardRequestDigest,
+  signDigest,
+  toJson,
+  type ForwardRequest,
+  type ForwarderDomain,
+  type SignedRequestJson,
+} from "../relay/forward-request";
+import { batchTokenInterface, consortiumInterface } from "../relay/policy";
+import type { RequestStatus } from "../relay/schemas";
+
+/**
+ * A small typed client of the relay for members' systems, scripts and tests: it reads the signing
+ * domain from the relay, asks for the next nonce, builds and signs the EIP-712 ForwardRequest
+ * (with a raw key through native secp256k1, or with any ethers Signer), submits it, and waits
+ * for its outcome.
+ *
+ *   const relay = new RelayClient("http://127.0.0.1:8080");
+ *   const data = calls.ship(batchId, 10n, distributor, referenceHash);
+ *   const { id } = await relay.send({ privateKey }, (await relay.domain()).contracts.batchToken, data);
+ *   const status = await relay.waitFor(id);
+ */
+
+export { FORWARD_REQUEST_TYPES, forwardRequestDigest, toJson, type ForwardRequest, type SignedRequestJson };
+export type { RequestStatus };
+
+/** Gas the forwarder passes to the target when the caller does not say: enough for any custody call. */
+export const DEFAULT_REQUEST_GAS = 500_000n;
+/** Seconds a request stays valid when the caller does not say. */
+export const DEFAULT_TTL_SECONDS = 3_600;
+
+/** A relay answer that is not 2xx: the stable code, message and hint of the error body. */
+export class RelayError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly hint?: string,
+    readonly details?: unknown,
+  ) {
+    super(`${status} ${code}: ${message}`);
+    this.name = "RelayError";
+  }
+}
+
+/** Either a raw private key (fast native signing) or an ethers Signer (wallet, KMS adapter…). */
+export type RequestSigner = { privateKey: string; address?: string } | { signer: Signer & { address?: string } };
+
+export interface DomainInfo {
+  domain: { name: string; version: string; chainId: string; verifyingContract: string };
+  contracts: { batchToken: string; consortium: string; forwarder: string };
+}
+
+export interface Accepted {
+  id: string;
+  state: RequestStatus["state"];
+  signer: string;
+  nonce: string;
+  duplicate: boolean;
+  statusUrl: string;
+}
+
+/** Calldata of the relayed functions (BatchToken custody and status, Consortium governance process). */
+export const calls = {
+  mintBatch: (input: { gtin: bigint; lot: string; expiryDay: number; quantity: bigint; serialsRoot?: string; serialCount?: number; documentHash: string }) =>
+    batchTokenInterface.encodeFunctionData("mintBatch", [
+      { serialsRoot: "0x" + "0".repeat(64), serialCount: 0, ...input },
+    ]),
+  ship: (batchId: bigint, quantity: bigint, receiver: string, referenceHash = "0x" + "0".repeat(64)) =>
+    batchTokenInterface.encodeFunctionData("ship", [batchId, quantity, receiver, referenceHash]),
+  acceptShipment: (shipmentId: bigint, shipment: Shipment) => batchTokenInterface.encodeFunctionData("acceptShipment", [shipmentId, shipment]),
+  rejectShipment: (shipmentId: bigint, shipment: Shipment, reason: number) => batchTokenInterface.encodeFunctionData("rejectShipment", [shipmentId, shipment, reason]),
+  cancelShipment: (shipmentId: bigint, shipment: Shipment) => batchTokenInterface.encodeFunctionData("cancelShipment", [shipmentId, shipment]),
+  writeOff: (batchId: bigint, quantity: bigint, reason: 0 | 1, evidenceHash: string) => batchTokenInterface.encodeFunctionData("writeOff", [batchId, quantity, reason, evidenceHash]),
+  dispense: (batchId: bigint, unitIndex: bigint, serial: string, proof: string[]) => batchTokenInterface.encodeFunctionData("dispense", [batchId, unitIndex, serial, proof]),
+  quarantine: (batchId: bigint, reasonHash: string) => batchTokenInterface.encodeFunctionData("quarantine", [batchId, reasonHash]),
+  liftQuarantine: (batchId: bigint, reasonHash: string) => batchTokenInterface.encodeFunctionData("liftQuarantine", [batchId, reasonHash]),
+  recall: (batchId: bigint, reasonHash: string) => batchTokenInterface.encodeFunctionData("recall", [batchId, reasonHash]),
+  propose: (action: string) => consortiumInterface.encodeFunctionData("propose", [action]),
+  approve: (proposalId: bigint) => consortiumInterface.encodeFunctionData("approve", [proposalId]),
+  execute: (proposalId: bigint) => consortiumInterface.encodeFunctionData("execute", [proposalId]),
+  emergencySuspend: (account: string, reasonHash: string) => consortiumInterface.encodeFunctionData("emergencySuspend", [account, reasonHash]),
+};
+
+export interface Shipment {
+  batchId: bigint;
+  sender: string;
+  receiver: string;
+  quantity: bigint;
+  isReturn: boolean;
+}
+
+/** Signs `request` under `domain`: natively for a raw key, with EIP-712 signTypedData for a Signer. */
+export async function signRequest(domain: ForwarderDomain, request: ForwardRequest, by: RequestSigner): Promise<SignedRequestJson> {
+  if ("privateKey" in by) return toJson(request, signDigest(forwardRequestDigest(domain, request), by.privateKey));
+  const signature = await by.signer.signTypedData(
+    { name: "ConsortiumForwarder", version: "1", chainId: domain.chainId, verifyingContract: domain.verifyingContract },
+    FORWARD_REQUEST_TYPES,
+    request,
+  );
+  return toJson(request, signature);
+}
+
+export class RelayClient {
+  private domainInfo: DomainInfo | undefined;
+
+  constructor(
+    readonly baseUrl: string,
+    private readonly headers: Record<string, string> = {},
+  ) {}
+
+  private async call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+    const res = await fetch(new URL(path, this.baseUrl), {
+      method,
+      headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...this.headers, ...headers },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    const json = text ? (JSON.parse(text) as unknown) : undefined;
+    if (res.status >= 300) {
+      const e = (json as { error?: { code: string; message: string; hint?: string; details?: unknown } })?.error;
+      throw new RelayError(res.status, e?.code ?? "HTTP_ERROR", e?.message ?? text, e?.hint, e?.details);
+    }
+    return { status: res.status, body: json as T };
+  }
+
+  /** The forwarder's EIP-712 domain and the contract addresses (fetched once). */
+  async domain(): Promise<DomainInfo> {
+    this.domainInfo ??= (await this.call<DomainInfo>("GET", "/v1/relay/domain")).body;
+    return this.domainInfo;
+  }
+
+  async nextNonce(address: string): Promise<bigint> {
+    return BigInt((await this.call<{ nextNonce: string }>("GET", `/v1/nonces/${address}`)).body.nextNonce);
+  }
+
+  /** The request `from` signs to call `to` with `data`; nonce from the relay, deadline now + TTL unless given. */
+  async buildRequest(from: string, to: string, data: string, opts: { gas?: bigint; nonce?: bigint; deadline?: bigint } = {}): Promise<ForwardRequest> {
+    return {
+      from,
+      to,
+      value: 0n,
+      gas: opts.gas ?? DEFAULT_REQUEST_GAS,
+      nonce: opts.nonce ?? (await this.nextNonce(from)),
+      deadline: opts.deadline ?? BigInt(Math.floor(Date.now() / 1000) + DEFAULT_TTL_SECONDS),
+      data,
+    };
+  }
+
+  async sign(request: ForwardRequest, by: RequestSigner): Promise<SignedRequestJson> {
+    const { domain } = await this.domain();
+    return signRequest({ chainId: BigInt(domain.chainId), verifyingContract: domain.verifyingContract }, request, by);
+  }
+
+  /** POST /v1/requests. Throws RelayError for a refusal. */
+  async submit(request: SignedRequestJson, opts: { idempotencyKey?: string } = {}): Promise<Accepted> {
+    const { domain } = await this.domain();
+    const body = { request, chainId: domain.chainId, forwarder: domain.verifyingContract, ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}) };
+    return (await this.call<Accepted>("POST", "/v1/requests", body)).body;
+  }
+
+  /** Builds, signs and submits in one go. */
+  async send(by: RequestSigner & { address: string }, to: string, data: string, opts: { gas?: bigint; nonce?: bigint; deadline?: bigint; idempotencyKey?: string } = {}): Promise<Accepted> {
+    const request = await this.buildRequest(by.address, to, data, opts);
+    return this.submit(await this.sign(request, by), opts);
+  }
+
+  /** POST /v1/custodial/<action> with an API key. */
+  async custodial(action: string, apiKey: string, body: unknown, idempotencyKey?: string): Promise<Accepted> {
+    return (await this.call<Accepted>("POST", `/v1/custodial/${action}`, body, { "x-api-key": apiKey, ...(idempotencyKey ? { "idempotency-key": idempotencyKey } : {}) })).body;
+  }
+
+  async status(id: string): Promise<RequestStatus> {
+    return (await this.call<RequestStatus>("GET", `/v1/requests/${id}`)).body;
+  }
+
+  /** Polls until the request is mined or failed; throws after `timeoutMs`. */
+  async waitFor(id: string, opts: { timeoutMs?: number; intervalMs?: number } = {}): Promise<RequestStatus> {
+    const until = Date.now() + (opts.timeoutMs ?? 60_000);
+    for (;;) {
+      const s = await this.status(id);
+      if (s.state === "mined" || s.state === "failed") return s;
+      if (Date.now() > until) throw new Error(`request ${id} is still ${s.state} after ${opts.timeoutMs ?? 60_000} ms`);
+      await new Promise((r) => setTimeout(r, opts.intervalMs ?? 200));
+    }
+  }
+}

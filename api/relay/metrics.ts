@@ -1,0 +1,68 @@
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { Outbox } from "./outbox";
+
+/** Prometheus metrics of the write side, registered on the service registry (GET /metrics). */
+export interface RelayMetrics {
+  accepted: Counter<"mode">;
+  rejected: Counter<"code">;
+  finished: Counter<"outcome">;
+  reverts: Counter<"error" | "stage">;
+  batchSize: Histogram<string>;
+  submitLatency: Histogram<string>;
+  acceptToMined: Histogram<string>;
+  verifyDuration: Histogram<string>;
+  nonceLag: Gauge<"relayer">;
+}
+
+export function createRelayMetrics(registry: Registry, outbox: Outbox): RelayMetrics {
+  new Gauge({
+    name: "medtrace_relay_queue_depth",
+    help: "Requests in the outbox by state (queued, submitted, mined, failed)",
+    labelNames: ["state"],
+    registers: [registry],
+    collect() {
+      for (const [state, n] of Object.entries(outbox.counts())) this.set({ state }, n);
+    },
+  });
+  return {
+    accepted: new Counter({ name: "medtrace_relay_accepted_total", help: "Requests accepted (202)", labelNames: ["mode"], registers: [registry] }),
+    rejected: new Counter({ name: "medtrace_relay_rejected_total", help: "Requests refused at intake, by error code", labelNames: ["code"], registers: [registry] }),
+    finished: new Counter({ name: "medtrace_relay_finished_total", help: "Requests that reached a final state, by outcome", labelNames: ["outcome"], registers: [registry] }),
+    reverts: new Counter({
+      name: "medtrace_relay_reverts_total",
+      help: "Contract reverts by decoded error name, at intake simulation or on chain",
+      labelNames: ["error", "stage"],
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: "medtrace_relay_batch_size",
+      help: "Forward requests per executeBatch transaction",
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
+      registers: [registry],
+    }),
+    submitLatency: new Histogram({
+      name: "medtrace_relay_submit_latency_seconds",
+      help: "Duration of eth_sendRawTransaction for a batch",
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    acceptToMined: new Histogram({
+      name: "medtrace_relay_accept_to_mined_seconds",
+      help: "Time from the 202 answer to the receipt of the transaction that executed the request",
+      buckets: [0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    verifyDuration: new Histogram({
+      name: "medtrace_relay_verify_seconds",
+      help: "Time to verify one request (signature, membership, nonce, simulation)",
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers: [registry],
+    }),
+    nonceLag: new Gauge({
+      name: "medtrace_relay_nonce_lag",
+      help: "Per relayer key: next local nonce minus the chain's mined nonce (transactions not yet mined)",
+      labelNames: ["relayer"],
+      registers: [registry],
+    }),
+  };
+}

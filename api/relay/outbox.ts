@@ -1,0 +1,392 @@
+import fs from "node:fs";
+import path from "node:path";
+import crypto from "node:crypto";
+import Database from "better-sqlite3";
+import type { ForwardRequestData } from "./forward-request";
+
+/**
+ * The durable outbox: every accepted request, every transaction the submitter signed, and the
+ * chain the data belongs to. SQLite in WAL mode with synchronous=FULL: a request is on disk
+ * (fsync of the WAL) before the 202 that names it. Measured here: one insert+commit ≈ 0.1–0.3 ms
+ * on the test machines' disks, so per-request commits are not the bottleneck — signature checks
+ * and the eth_call simulation are.
+ *
+ * Request states: queued → submitted (in a signed transaction) → mined (success) | failed
+ * (inner call reverted, or could not be executed: expired, nonce consumed elsewhere, chain reset).
+ * A submitted request may fall back to queued when its transaction was mined without executing it
+ * (e.g. another relay consumed an earlier nonce of the same signer first): the forwarder's nonce is
+ * the source of truth for "already executed", so a request can never run twice.
+ */
+
+export type RequestState = "queued" | "submitted" | "mined" | "failed";
+
+export interface RequestRow {
+  id: string;
+  idempotency_key: string | null;
+  signer: string;
+  nonce: number;
+  target: string;
+  fn: string;
+  payload: string;
+  lane: number;
+  state: RequestState;
+  tx_hash: string | null;
+  block_number: number | null;
+  success: number | null;
+  error_code: string | null;
+  error_name: string | null;
+  error_args: string | null;
+  error_message: string | null;
+  attempts: number;
+  accepted_at: number;
+  accepted_block: number;
+  submitted_at: number | null;
+  finished_at: number | null;
+  custodial: number;
+}
+
+export interface TxRow {
+  hash: string;
+  relayer: string;
+  relayer_nonce: number;
+  raw: string;
+  request_ids: string;
+  state: "sent" | "mined" | "dropped";
+  sent_at: number;
+  block_number: number | null;
+}
+
+export interface NewRequest {
+  idempotencyKey?: string;
+  signer: string;
+  nonce: bigint;
+  target: string;
+  fn: string;
+  request: ForwardRequestData;
+  lane: number;
+  acceptedBlock: number;
+  custodial: boolean;
+}
+
+export function serializeRequest(r: ForwardRequestData): string {
+  return JSON.stringify({ from: r.from, to: r.to, value: r.value.toString(), gas: r.gas.toString(), deadline: r.deadline.toString(), data: r.data, signature: r.signature });
+}
+
+export function parseRequest(payload: string): ForwardRequestData {
+  const o = JSON.parse(payload) as Record<string, string>;
+  return {
+    from: o.from,
+    to: o.to,
+    value: BigInt(o.value),
+    gas: BigInt(o.gas),
+    deadline: BigInt(o.deadline),
+    data: o.data,
+    signature: o.signature,
+  };
+}
+
+export class DuplicateNonceError extends Error {}
+
+export class Outbox {
+  readonly db: Database.Database;
+  private readonly stmt;
+
+  constructor(dataDir: string, file = "relay-outbox.sqlite") {
+    fs.mkdirSync(dataDir, { recursive: true });
+    this.db = new Database(path.join(dataDir, file));
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = FULL");
+    this.db.pragma("busy_timeout = 5000");
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS requests (
+        id TEXT PRIMARY KEY,
+        idempotency_key TEXT UNIQUE,
+        signer TEXT NOT NULL,
+        nonce INTEGER NOT NULL,
+        target TEXT NOT NULL,
+        fn TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        lane INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        tx_hash TEXT,
+        block_number INTEGER,
+        success INTEGER,
+        error_code TEXT,
+        error_name TEXT,
+        error_args TEXT,
+        error_message TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        accepted_at INTEGER NOT NULL,
+        accepted_block INTEGER NOT NULL,
+        submitted_at INTEGER,
+        finished_at INTEGER,
+        custodial INTEGER NOT NULL DEFAULT 0
+      );
+      -- One live request per (signer, nonce). A failed request that never consumed its nonce
+      -- (expired, skipped) frees it for a new signature.
+      CREATE UNIQUE INDEX IF NOT EXISTS requests_signer_nonce ON requests(signer, nonce)
+        WHERE state IN ('queued', 'submitted', 'mined') OR (state = 'failed' AND success = 0);
+      CREATE INDEX IF NOT EXISTS requests_state ON requests(state, lane, signer, nonce);
+      CREATE TABLE IF NOT EXISTS txs (
+        hash TEXT PRIMARY KEY,
+        relayer TEXT NOT NULL,
+        relayer_nonce INTEGER NOT NULL,
+        raw TEXT NOT NULL,
+        request_ids TEXT NOT NULL,
+        state TEXT NOT NULL,
+        sent_at INTEGER NOT NULL,
+        block_number INTEGER
+      );
+      CREATE INDEX IF NOT EXISTS txs_state ON txs(state);
+      CREATE TABLE IF NOT EXISTS api_keys (
+        key_id TEXT PRIMARY KEY,
+        member TEXT NOT NULL,
+        salt TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        label TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      );
+    `);
+    this.stmt = {
+      insert: this.db.prepare(
+        `INSERT INTO requests (id, idempotency_key, signer, nonce, target, fn, payload, lane, state, accepted_at, accepted_block, custodial)
+         VALUES (@id, @idempotency_key, @signer, @nonce, @target, @fn, @payload, @lane, 'queued', @accepted_at, @accepted_block, @custodial)`,
+      ),
+      byId: this.db.prepare(`SELECT * FROM requests WHERE id = ?`),
+      byIdem: this.db.prepare(`SELECT * FROM requests WHERE idempotency_key = ?`),
+      live: this.db.prepare(
+        `SELECT * FROM requests WHERE signer = ? AND nonce = ? AND (state IN ('queued','submitted','mined') OR (state = 'failed' AND success = 0))`,
+      ),
+      maxLiveNonce: this.db.prepare(
+        `SELECT MAX(nonce) AS n FROM requests WHERE signer = ? AND state IN ('queued','submitted')`,
+      ),
+      queuedForLane: this.db.prepare(`SELECT * FROM requests WHERE state = 'queued' AND lane = ? ORDER BY signer, nonce LIMIT ?`),
+      counts: this.db.prepare(`SELECT state, COUNT(*) AS n FROM requests GROUP BY state`),
+      unfinished: this.db.prepare(`SELECT * FROM requests WHERE state IN ('queued','submitted')`),
+      sentTxs: this.db.prepare(`SELECT * FROM txs WHERE state = 'sent' ORDER BY relayer, relayer_nonce`),
+      insertTx: this.db.prepare(
+        `INSERT INTO txs (hash, relayer, relayer_nonce, raw, request_ids, state, sent_at) VALUES (?, ?, ?, ?, ?, 'sent', ?)`,
+      ),
+      txByHash: this.db.prepare(`SELECT * FROM txs WHERE hash = ?`),
+      markSubmitted: this.db.prepare(
+        `UPDATE requests SET state = 'submitted', tx_hash = ?, submitted_at = ?, attempts = attempts + 1 WHERE id = ? AND state = 'queued'`,
+      ),
+      finishTx: this.db.prepare(`UPDATE txs SET state = ?, block_number = ? WHERE hash = ?`),
+      mined: this.db.prepare(
+        `UPDATE requests SET state = @state, tx_hash = @tx_hash, block_number = @block_number, success = @success,
+           error_code = @error_code, error_name = @error_name, error_args = @error_args, error_message = @error_message, finished_at = @finished_at
+         WHERE id = @id AND state IN ('queued','submitted')`,
+      ),
+      requeue: this.db.prepare(`UPDATE requests SET state = 'queued', tx_hash = NULL WHERE id = ? AND state = 'submitted'`),
+      getMeta: this.db.prepare(`SELECT value FROM meta WHERE key = ?`),
+      setMeta: this.db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`),
+      maxRelayerNonce: this.db.prepare(`SELECT MAX(relayer_nonce) AS n FROM txs WHERE relayer = ?`),
+    };
+  }
+
+  private pending: { r: NewRequest; resolve: (row: RequestRow) => void; reject: (err: unknown) => void }[] = [];
+
+  /**
+   * Group commit: requests verified in the same event-loop turn are inserted in one transaction
+   * (one WAL fsync), and each promise resolves only after that commit — so a 202 still means
+   * "on disk". Per-request commits measured ≈ 0.2 ms idle but several ms under load here.
+   */
+  enqueue(r: NewRequest): Promise<RequestRow> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ r, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush() {
+    const items = this.pending;
+    this.pending = [];
+    const results: (RequestRow | Error)[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const item of items) {
+          try {
+            results.push(this.insert(item.r));
+          } catch (err) {
+            results.push(err as Error);
+          }
+        }
+      })();
+    } catch (err) {
+      for (const item of items) item.reject(err);
+      return;
+    }
+    items.forEach((item, i) => {
+      const res = results[i];
+      if (res instanceof Error) item.reject(res);
+      else item.resolve(res);
+    });
+  }
+
+  /** Inserts a queued request (inside the caller's transaction, or committing by itself). Throws DuplicateNonceError for a live (signer, nonce). */
+  insert(r: NewRequest): RequestRow {
+    const id = crypto.randomUUID();
+    const row: RequestRow = {
+      id,
+      idempotency_key: r.idempotencyKey ?? null,
+      signer: r.signer,
+      nonce: Number(r.nonce),
+      target: r.target,
+      fn: r.fn,
+      payload: serializeRequest(r.request),
+      lane: r.lane,
+      state: "queued",
+      tx_hash: null,
+      block_number: null,
+      success: null,
+      error_code: null,
+      error_name: null,
+      error_args: null,
+      error_message: null,
+      attempts: 0,
+      accepted_at: Date.now(),
+      accepted_block: r.acceptedBlock,
+      submitted_at: null,
+      finished_at: null,
+      custodial: r.custodial ? 1 : 0,
+    };
+    try {
+      this.stmt.insert.run({
+        id,
+        idempotency_key: row.idempotency_key,
+        signer: row.signer,
+        nonce: row.nonce,
+        target: row.target,
+        fn: row.fn,
+        payload: row.payload,
+        lane: row.lane,
+        accepted_at: row.accepted_at,
+        accepted_block: row.accepted_block,
+        custodial: row.custodial,
+      });
+    } catch (err) {
+      const e = err as { code?: string; message: string };
+      if (e.code === "SQLITE_CONSTRAINT_UNIQUE" && e.message.includes("idempotency_key")) {
+        const existing = this.byIdempotencyKey(r.idempotencyKey!);
+        if (existing) return existing;
+      }
+      if (e.code === "SQLITE_CONSTRAINT_UNIQUE") throw new DuplicateNonceError(e.message);
+      throw err;
+    }
+    return row;
+  }
+
+  get(id: string): RequestRow | undefined {
+    return this.stmt.byId.get(id) as RequestRow | undefined;
+  }
+
+  byIdempotencyKey(key: string): RequestRow | undefined {
+    return this.stmt.byIdem.get(key) as RequestRow | undefined;
+  }
+
+  liveRequest(signer: string, nonce: bigint): RequestRow | undefined {
+    return this.stmt.live.get(signer, Number(nonce)) as RequestRow | undefined;
+  }
+
+  /** Highest nonce of signer's requests that are queued or submitted (not yet on chain). */
+  maxPendingNonce(signer: string): number | undefined {
+    const row = this.stmt.maxLiveNonce.get(signer) as { n: number | null };
+    return row.n ?? undefined;
+  }
+
+  queuedForLane(lane: number, limit: number): RequestRow[] {
+    return this.stmt.queuedForLane.all(lane, limit) as RequestRow[];
+  }
+
+  unfinished(): RequestRow[] {
+    return this.stmt.unfinished.all() as RequestRow[];
+  }
+
+  counts(): Record<RequestState, number> {
+    const out: Record<RequestState, number> = { queued: 0, submitted: 0, mined: 0, failed: 0 };
+    for (const row of this.stmt.counts.all() as { state: RequestState; n: number }[]) out[row.state] = row.n;
+    return out;
+  }
+
+  sentTxs(): TxRow[] {
+    return this.stmt.sentTxs.all() as TxRow[];
+  }
+
+  tx(hash: string): TxRow | undefined {
+    return this.stmt.txByHash.get(hash) as TxRow | undefined;
+  }
+
+  maxRelayerNonce(relayer: string): number | undefined {
+    const row = this.stmt.maxRelayerNonce.get(relayer) as { n: number | null };
+    return row.n ?? undefined;
+  }
+
+  /** Write-ahead of a transaction: recorded with its requests as submitted before it is sent. */
+  recordTx(tx: { hash: string; relayer: string; relayerNonce: number; raw: string; requestIds: string[] }) {
+    const now = Date.now();
+    this.db.transaction(() => {
+      this.stmt.insertTx.run(tx.hash, tx.relayer, tx.relayerNonce, tx.raw, JSON.stringify(tx.requestIds), now);
+      for (const id of tx.requestIds) this.stmt.markSubmitted.run(tx.hash, now, id);
+    })();
+  }
+
+  finishTx(hash: string, state: "mined" | "dropped", blockNumber: number | null) {
+    this.stmt.finishTx.run(state, blockNumber, hash);
+  }
+
+  /** Records outcomes of several requests and requeues others, in one transaction. */
+  settle(
+    outcomes: {
+      id: string;
+      state: "mined" | "failed";
+      txHash: string | null;
+      blockNumber: number | null;
+      success: boolean | null;
+      errorCode?: string;
+      errorName?: string;
+      errorArgs?: Record<string, string>;
+      errorMessage?: string;
+    }[],
+    requeue: string[] = [],
+    txUpdate?: { hash: string; state: "mined" | "dropped"; blockNumber: number | null },
+  ) {
+    const now = Date.now();
+    this.db.transaction(() => {
+      for (const o of outcomes) {
+        this.stmt.mined.run({
+          id: o.id,
+          state: o.state,
+          tx_hash: o.txHash,
+          block_number: o.blockNumber,
+          success: o.success === null ? null : o.success ? 1 : 0,
+          error_code: o.errorCode ?? null,
+          error_name: o.errorName ?? null,
+          error_args: o.errorArgs ? JSON.stringify(o.errorArgs) : null,
+          error_message: o.errorMessage ?? null,
+          finished_at: now,
+        });
+      }
+      for (const id of requeue) this.stmt.requeue.run(id);
+      if (txUpdate) this.stmt.finishTx.run(txUpdate.state, txUpdate.blockNumber, txUpdate.hash);
+    })();
+  }
+
+  getMeta(key: string): string | undefined {
+    return (this.stmt.getMeta.get(key) as { value: string } | undefined)?.value;
+  }
+
+  setMeta(key: string, value: string) {
+    this.stmt.setMeta.run(key, value);
+  }
+
+  /** A cheap write proving the database accepts writes (for /ready). */
+  probeWrite(): void {
+    this.setMeta("probe", String(Date.now()));
+  }
+
+  close() {
+    if (this.db.open) this.db.close();
+  }
+}

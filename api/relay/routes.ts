@@ -1,0 +1,194 @@
+import { z } from "zod";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { ApiError, errorBodySchema, errorResponses } from "../errors";
+import type { AppConfig } from "../config";
+import { FORWARD_REQUEST_TYPES, FORWARDER_NAME, FORWARDER_VERSION, forwardRequestDigest, toJson, type ForwardRequest } from "./forward-request";
+import { statusOf, type Intake } from "./intake";
+import type { Outbox } from "./outbox";
+import { ALLOWED_FUNCTIONS, ROLE_NAMES, batchTokenInterface } from "./policy";
+import {
+  acceptedSchema,
+  addressParamsSchema,
+  custodialActions,
+  domainInfoSchema,
+  enrolBodySchema,
+  enrolResponseSchema,
+  idParamsSchema,
+  nonceSchema,
+  requestStatusSchema,
+  submitBodySchema,
+  type CustodialAction,
+} from "./schemas";
+import { adminTokenMatches, type CustodialStore } from "./custodial";
+import type { Accepted } from "./intake";
+
+export interface RelayRoutesOptions {
+  config: AppConfig;
+  intake: Intake;
+  outbox: Outbox;
+  custodial: CustodialStore | undefined;
+}
+
+const errors = { ...errorResponses, 401: errorBodySchema, 403: errorBodySchema };
+
+/** Routes of the write side: signed requests, request status, nonces, the signing domain, custodial actions, enrolment. */
+const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { config, intake, outbox, custodial }) => {
+  const env = config.env;
+  const writeLimit = { rateLimit: { max: env.RELAY_IP_RATE_PER_MINUTE, timeWindow: "1 minute" } };
+  const readLimit = { rateLimit: { max: env.PUBLIC_RATE_LIMIT_PER_MINUTE * 10, timeWindow: "1 minute" } };
+  const accepted = (a: Accepted) => ({
+    id: a.row.id,
+    state: a.row.state,
+    signer: a.row.signer,
+    nonce: String(a.row.nonce),
+    duplicate: a.duplicate,
+    statusUrl: `/v1/requests/${a.row.id}`,
+  });
+
+  app.post(
+    "/v1/requests",
+    {
+      config: writeLimit,
+      schema: {
+        tags: ["requests"],
+        summary: "Submit a signed ForwardRequest",
+        description:
+          "Verifies schema, signature, deadline, domain, forwarder nonce, membership and role, the allow-list and an eth_call simulation, then stores the request durably and answers 202 with its id. An `Idempotency-Key` header (or `idempotencyKey` field) makes retries safe.",
+        headers: z.object({ "idempotency-key": z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/).optional() }).passthrough(),
+        body: submitBodySchema,
+        response: { 202: acceptedSchema, 200: acceptedSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const result = await intake.submit(request.body, { idempotencyKey: request.headers["idempotency-key"] as string | undefined });
+      return reply.code(result.duplicate ? 200 : 202).send(accepted(result));
+    },
+  );
+
+  app.get(
+    "/v1/requests/:id",
+    {
+      config: readLimit,
+      schema: {
+        tags: ["requests"],
+        summary: "State of a request: queued → submitted → mined | failed",
+        params: idParamsSchema,
+        response: { 200: requestStatusSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const row = outbox.get(request.params.id);
+      if (!row) throw new ApiError(404, "REQUEST_NOT_FOUND", `no request ${request.params.id} at this relay`, "use the id returned by POST /v1/requests, at the relay that accepted it");
+      return statusOf(row);
+    },
+  );
+
+  app.get(
+    "/v1/nonces/:address",
+    {
+      config: readLimit,
+      schema: { tags: ["requests"], summary: "The forwarder nonce to sign next", params: addressParamsSchema, response: { 200: nonceSchema, ...errors } },
+    },
+    async (request) => {
+      const { chainNonce, nextNonce } = await intake.nextNonce(request.params.address).catch((err: Error) => {
+        throw new ApiError(503, "NODE_UNAVAILABLE", `the chain node is not reachable: ${err.message.split("\n")[0]}`, "retry in a few seconds");
+      });
+      return { address: request.params.address, chainNonce: chainNonce.toString(), nextNonce: nextNonce.toString() };
+    },
+  );
+
+  app.get(
+    "/v1/relay/domain",
+    { config: readLimit, schema: { tags: ["requests"], summary: "EIP-712 domain, types, contracts and the allow-list", response: { 200: domainInfoSchema } } },
+    async () => ({
+      domain: { name: FORWARDER_NAME, version: FORWARDER_VERSION, chainId: String(env.CHAIN_ID), verifyingContract: config.addresses.forwarder },
+      types: FORWARD_REQUEST_TYPES,
+      contracts: config.addresses,
+      allowed: ALLOWED_FUNCTIONS.map((f) => ({
+        contract: f.contract,
+        function: f.name,
+        selector: f.selector,
+        roles: f.roles === "governor" ? ["Governor"] : f.roles.map((r) => ROLE_NAMES[r]),
+      })),
+      limits: { maxRequestGas: String(env.RELAY_MAX_REQUEST_GAS), nonceWindow: env.RELAY_NONCE_WINDOW, minDeadlineSeconds: env.RELAY_MIN_DEADLINE_SECONDS },
+    }),
+  );
+
+  // ── Custodial actions ──
+  const custodialOff = () =>
+    new ApiError(404, "CUSTODIAL_DISABLED", "custodial signing is not enabled on this relay", "sign requests yourself (POST /v1/requests) or ask the operators to enable it");
+
+  for (const [action, spec] of Object.entries(custodialActions) as [CustodialAction, (typeof custodialActions)[CustodialAction]][]) {
+    app.post(
+      `/v1/custodial/${action}`,
+      {
+        config: writeLimit,
+        schema: {
+          tags: ["custodial"],
+          summary: `${action} signed by the relay with the member's custodial key (${spec.fn})`,
+          headers: z.object({ "x-api-key": z.string().optional(), "idempotency-key": z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/).optional() }).passthrough(),
+          body: spec.schema,
+          response: { 202: acceptedSchema, 200: acceptedSchema, ...errors },
+        },
+      },
+      async (request, reply) => {
+        if (!custodial) throw custodialOff();
+        const auth = custodial.authenticate(request.headers["x-api-key"] as string | undefined);
+        if (!auth) throw new ApiError(401, "API_KEY_INVALID", "missing or unknown API key", "send the key issued at enrolment in the X-API-Key header");
+        intake.takeToken(`key:${auth.keyId}`);
+        const idem = request.headers["idempotency-key"] as string | undefined;
+        const idemKey = idem ? `custodial:${auth.keyId}:${idem}` : undefined;
+        const data = batchTokenInterface.encodeFunctionData(spec.fn, spec.args(request.body as Record<string, unknown>) as unknown[]);
+        const signer = await custodial.signer(auth.member);
+        const result = await custodial.exclusive(auth.member, async () => {
+          // A retry: the relay would sign a new request (new nonce and deadline), so the key is looked up first.
+          const existing = idemKey ? outbox.byIdempotencyKey(idemKey) : undefined;
+          if (existing) {
+            if (existing.fn !== spec.fn || existing.payload.toLowerCase().indexOf(data.slice(2).toLowerCase()) < 0) {
+              throw new ApiError(409, "IDEMPOTENCY_CONFLICT", "this idempotency key was used for a different action", "use a new idempotency key for a new action");
+            }
+            return { row: existing, duplicate: true };
+          }
+          const { nextNonce } = await intake.nextNonce(auth.member);
+          const req: ForwardRequest = {
+            from: auth.member,
+            to: config.addresses.batchToken,
+            value: 0n,
+            gas: BigInt(Math.min(env.RELAY_MAX_REQUEST_GAS, 1_000_000)),
+            nonce: nextNonce,
+            deadline: BigInt(Math.floor(Date.now() / 1000) + env.RELAY_CUSTODIAL_TTL_SECONDS),
+            data,
+          };
+          const signature = await signer.signDigest(forwardRequestDigest({ chainId: BigInt(env.CHAIN_ID), verifyingContract: config.addresses.forwarder }, req));
+          return intake.submit({ request: toJson(req, signature) }, { custodial: true, idempotencyKey: idemKey });
+        });
+        return reply.code(result.duplicate ? 200 : 202).send(accepted(result));
+      },
+    );
+  }
+
+  app.post(
+    "/v1/admin/custodial-members",
+    {
+      config: { rateLimit: { max: 30, timeWindow: "1 minute" } },
+      schema: {
+        tags: ["custodial"],
+        summary: "Enrol a custodial member (admin token): stores its key encrypted and issues an API key",
+        headers: z.object({ authorization: z.string().optional() }).passthrough(),
+        body: enrolBodySchema,
+        response: { 201: enrolResponseSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      if (!env.RELAY_ADMIN_TOKEN) throw new ApiError(404, "ADMIN_DISABLED", "admin endpoints are disabled", "set RELAY_ADMIN_TOKEN to enable them");
+      const presented = /^Bearer (.+)$/.exec((request.headers.authorization as string | undefined) ?? "")?.[1];
+      if (!adminTokenMatches(presented, env.RELAY_ADMIN_TOKEN)) throw new ApiError(401, "ADMIN_TOKEN_INVALID", "missing or wrong admin token", "send Authorization: Bearer <RELAY_ADMIN_TOKEN>");
+      if (!custodial) throw custodialOff();
+      const result = await custodial.enrol(request.body.label, request.body.privateKey);
+      request.log.info({ member: result.member, label: request.body.label }, "custodial member enrolled");
+      return reply.code(201).send(result);
+    },
+  );
+};
+
+export default relayRoutes;

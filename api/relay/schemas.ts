@@ -1,0 +1,202 @@
+import { z } from "zod";
+import { checksum } from "./forward-request";
+
+/** Wire schemas of the write side, shared by routes, the client helper and tests. Strict: unknown fields are refused. */
+
+const UINT256_MAX = (1n << 256n) - 1n;
+const UINT48_MAX = (1n << 48n) - 1n;
+
+const uint = (max: bigint, what: string) =>
+  z
+    .string()
+    .regex(/^(0|[1-9][0-9]{0,77})$/, { message: `must be a decimal integer string (${what})` })
+    // zod 4 runs refinements after a failed regex too: guard before BigInt.
+    .refine((v) => !/^[0-9]{1,78}$/.test(v) || BigInt(v) <= max, { message: `must be at most ${max} (${what})` });
+
+export const addressSchema = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/, { message: "must be a 0x-prefixed 20-byte hex address" })
+  .refine(
+    (v) => {
+      if (!/^0x[0-9a-fA-F]{40}$/.test(v)) return true; // the regex above already reported it
+      const hex = v.slice(2);
+      return hex === hex.toLowerCase() || hex === hex.toUpperCase() || checksum(hex.toLowerCase()) === v;
+    },
+    { message: "has a wrong EIP-55 checksum: send it all lower case or correctly checksummed" },
+  );
+
+export const hexBytesSchema = z.string().regex(/^0x([0-9a-fA-F]{2})*$/, { message: "must be 0x-prefixed hex with an even number of digits" });
+export const bytes32Schema = z.string().regex(/^0x[0-9a-fA-F]{64}$/, { message: "must be 0x-prefixed 32-byte hex" });
+
+export const signedRequestSchema = z
+  .strictObject({
+    from: addressSchema.describe("the member's address: the signer"),
+    to: addressSchema.describe("target contract: the BatchToken or the Consortium"),
+    value: uint(UINT256_MAX, "uint256").describe("wei sent with the call; always 0"),
+    gas: uint(UINT256_MAX, "uint256").describe("gas the forwarder passes to the target"),
+    nonce: uint(UINT256_MAX, "uint256").describe("the signer's forwarder nonce (GET /v1/nonces/{address})"),
+    deadline: uint(UINT48_MAX, "uint48").describe("unix seconds after which the request is void"),
+    data: hexBytesSchema
+      .refine((v) => v.length >= 10, { message: "must hold at least a 4-byte function selector" })
+      .describe("ABI-encoded call of an allowed function"),
+    signature: z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{130}$/, { message: "must be a 65-byte 0x-prefixed hex signature (r, s, v)" })
+      .describe("EIP-712 signature of the ForwardRequest"),
+  })
+  .describe("An OpenZeppelin ERC2771Forwarder ForwardRequest with its signature; integers as decimal strings");
+
+export const submitBodySchema = z.strictObject({
+  request: signedRequestSchema,
+  idempotencyKey: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,128}$/, { message: "must be 1–128 characters of A–Z a–z 0–9 _ . : -" })
+    .optional()
+    .describe("resubmitting with the same key returns the original request instead of a second one"),
+  chainId: uint(UINT256_MAX, "chain id").optional().describe("chain id the request was signed for; checked when present"),
+  forwarder: addressSchema.optional().describe("forwarder (EIP-712 verifyingContract) the request was signed for; checked when present"),
+});
+export type SubmitBody = z.infer<typeof submitBodySchema>;
+
+export const requestStateSchema = z.enum(["queued", "submitted", "mined", "failed"]);
+
+export const acceptedSchema = z.object({
+  id: z.string().uuid(),
+  state: requestStateSchema,
+  signer: z.string(),
+  nonce: z.string(),
+  duplicate: z.boolean().describe("true when an earlier request with the same idempotency key is returned"),
+  statusUrl: z.string(),
+});
+
+export const requestStatusSchema = z.object({
+  id: z.string(),
+  state: requestStateSchema,
+  signer: z.string(),
+  nonce: z.string(),
+  target: z.string(),
+  function: z.string(),
+  custodial: z.boolean(),
+  acceptedAt: z.string(),
+  submittedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  txHash: z.string().nullable(),
+  blockNumber: z.number().nullable(),
+  success: z.boolean().nullable().describe("the forwarder's success flag for this request, once executed"),
+  error: z
+    .object({ code: z.string(), name: z.string().nullable(), args: z.record(z.string(), z.string()).nullable(), message: z.string().nullable() })
+    .nullable(),
+});
+export type RequestStatus = z.infer<typeof requestStatusSchema>;
+
+export const idParamsSchema = z.strictObject({ id: z.string().uuid({ message: "must be a request id (UUID) returned by POST /v1/requests" }) });
+export const addressParamsSchema = z.strictObject({ address: addressSchema });
+
+export const nonceSchema = z.object({
+  address: z.string(),
+  chainNonce: z.string().describe("the forwarder's nonce on chain"),
+  nextNonce: z.string().describe("the nonce to sign next: after the chain nonce and every request still queued at this relay"),
+});
+
+export const domainInfoSchema = z.object({
+  domain: z.object({ name: z.string(), version: z.string(), chainId: z.string(), verifyingContract: z.string() }),
+  types: z.record(z.string(), z.array(z.object({ name: z.string(), type: z.string() }))),
+  contracts: z.object({ batchToken: z.string(), consortium: z.string(), forwarder: z.string() }),
+  allowed: z.array(z.object({ contract: z.string(), function: z.string(), selector: z.string(), roles: z.array(z.string()) })),
+  limits: z.object({ maxRequestGas: z.string(), nonceWindow: z.number(), minDeadlineSeconds: z.number() }),
+});
+
+// ── Custodial actions: plain JSON; the relay encodes and signs ──
+
+const uintString = uint(UINT256_MAX, "uint256");
+const shipmentSchema = z.strictObject({
+  batchId: uintString,
+  sender: addressSchema,
+  receiver: addressSchema,
+  quantity: uintString,
+  isReturn: z.boolean(),
+});
+const REJECT_REASONS = ["Unspecified", "Damaged", "WrongProduct", "WrongQuantity", "TemperatureExcursion", "SuspectProduct", "NotOrdered"] as const;
+const ZERO32 = "0x" + "0".repeat(64);
+
+export const custodialActions = {
+  mint: {
+    fn: "mintBatch",
+    schema: z.strictObject({
+      gtin: z.string().regex(/^[0-9]{14}$/, { message: "must be a 14-digit GTIN" }),
+      lot: z.string().min(1).max(20),
+      expiryDay: z.number().int().min(0).max(2 ** 32 - 1).describe("days since 1970-01-01 (UTC)"),
+      quantity: uintString,
+      serialsRoot: bytes32Schema.optional(),
+      serialCount: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+      documentHash: bytes32Schema,
+    }),
+    args: (b: Record<string, unknown>) => [
+      {
+        gtin: BigInt(b.gtin as string),
+        lot: b.lot,
+        expiryDay: b.expiryDay,
+        quantity: BigInt(b.quantity as string),
+        serialsRoot: b.serialsRoot ?? ZERO32,
+        serialCount: b.serialCount ?? 0,
+        documentHash: b.documentHash,
+      },
+    ],
+  },
+  ship: {
+    fn: "ship",
+    schema: z.strictObject({ batchId: uintString, quantity: uintString, receiver: addressSchema, referenceHash: bytes32Schema.optional() }),
+    args: (b: Record<string, unknown>) => [BigInt(b.batchId as string), BigInt(b.quantity as string), b.receiver, b.referenceHash ?? ZERO32],
+  },
+  accept: {
+    fn: "acceptShipment",
+    schema: z.strictObject({ shipmentId: uintString, shipment: shipmentSchema }),
+    args: (b: Record<string, unknown>) => [BigInt(b.shipmentId as string), b.shipment],
+  },
+  reject: {
+    fn: "rejectShipment",
+    schema: z.strictObject({ shipmentId: uintString, shipment: shipmentSchema, reason: z.enum(REJECT_REASONS) }),
+    args: (b: Record<string, unknown>) => [BigInt(b.shipmentId as string), b.shipment, REJECT_REASONS.indexOf(b.reason as (typeof REJECT_REASONS)[number])],
+  },
+  cancel: {
+    fn: "cancelShipment",
+    schema: z.strictObject({ shipmentId: uintString, shipment: shipmentSchema }),
+    args: (b: Record<string, unknown>) => [BigInt(b.shipmentId as string), b.shipment],
+  },
+  "write-off": {
+    fn: "writeOff",
+    schema: z.strictObject({ batchId: uintString, quantity: uintString, reason: z.enum(["Destroyed", "Stolen"]), evidenceHash: bytes32Schema }),
+    args: (b: Record<string, unknown>) => [BigInt(b.batchId as string), BigInt(b.quantity as string), b.reason === "Destroyed" ? 0 : 1, b.evidenceHash],
+  },
+  dispense: {
+    fn: "dispense",
+    schema: z.strictObject({ batchId: uintString, unitIndex: uintString, serial: z.string().min(1).max(20), proof: z.array(bytes32Schema).max(64) }),
+    args: (b: Record<string, unknown>) => [BigInt(b.batchId as string), BigInt(b.unitIndex as string), b.serial, b.proof],
+  },
+  quarantine: {
+    fn: "quarantine",
+    schema: z.strictObject({ batchId: uintString, reasonHash: bytes32Schema }),
+    args: (b: Record<string, unknown>) => [BigInt(b.batchId as string), b.reasonHash],
+  },
+  "lift-quarantine": {
+    fn: "liftQuarantine",
+    schema: z.strictObject({ batchId: uintString, reasonHash: bytes32Schema }),
+    args: (b: Record<string, unknown>) => [BigInt(b.batchId as string), b.reasonHash],
+  },
+  recall: {
+    fn: "recall",
+    schema: z.strictObject({ batchId: uintString, reasonHash: bytes32Schema }),
+    args: (b: Record<string, unknown>) => [BigInt(b.batchId as string), b.reasonHash],
+  },
+} as const;
+export type CustodialAction = keyof typeof custodialActions;
+
+export const enrolBodySchema = z.strictObject({
+  label: z.string().min(1).max(100).describe("who this is, for operators"),
+  privateKey: bytes32Schema.optional().describe("import this member key; omitted = generate one (admit its address through governance)"),
+});
+export const enrolResponseSchema = z.object({
+  member: z.string(),
+  apiKey: z.string().describe("shown once; the relay stores only a salted hash"),
+  keystore: z.string().describe("file name of the encrypted keystore under DATA_DIR/custodial"),
+});

@@ -1,0 +1,289 @@
+/**
+ * Write-side benchmark: `npm run bench:relay`.
+ *
+ *  1. Starts anvil (gas price 0, block gas limit 2e9) and deploys the System through Ignition with
+ *     the demo consortium, then switches anvil to 1-second interval mining (a QBFT block period).
+ *  2. Mints one large batch and spreads stock so five members can ship one unit at a time:
+ *     producer → distributor, distributor → pharmacy, distributor2 → pharmacy,
+ *     pharmacy → distributor (return), pharmacy2 → distributor2 (return).
+ *  3. Starts the relay (api/server.ts, read side off) as a child process with BENCH_RELAYERS
+ *     relayer keys (dev accounts 11…), and the load generator as another child process (this file
+ *     with BENCH_ROLE=load): each member signs EIP-712 requests natively and keeps BENCH_WINDOW
+ *     of them in flight over HTTP for BENCH_SECONDS.
+ *  4. Waits until the outbox has nothing queued or submitted, then reads accept and finish times
+ *     from the outbox (SQLite, read-only) and the batch-size histogram from /metrics, samples
+ *     the relay's RSS throughout, prints a table and writes bench-results/relay.json.
+ *
+ * Env: BENCH_SECONDS (60), BENCH_WINDOW (64 per member), BENCH_RELAYERS (8), BENCH_BATCH (200),
+ * BENCH_PENDING (4 per key, Besu sequenced-pool safe), BENCH_GAS (request gas, 200000),
+ * BENCH_PROFILE (a directory: the relay writes a V8 CPU profile there).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { HDNodeWallet, Mnemonic } from "ethers";
+import { REPO_ROOT, type SystemAddresses } from "../api/chain/addresses";
+import { calls } from "../api/client";
+import { forwardRequestDigest, signDigest, toJson, type ForwardRequest } from "../api/relay/forward-request";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
+const WINDOW = Number(process.env.BENCH_WINDOW ?? 64);
+const RELAYERS = Number(process.env.BENCH_RELAYERS ?? 8);
+const BATCH = Number(process.env.BENCH_BATCH ?? 200);
+const PENDING = Number(process.env.BENCH_PENDING ?? 4);
+const REQUEST_GAS = BigInt(process.env.BENCH_GAS ?? 200_000);
+const TS_NODE = require.resolve("ts-node/dist/bin.js");
+const DEV = Mnemonic.fromPhrase("test test test test test test test test test test test junk");
+const dev = (i: number) => HDNodeWallet.fromMnemonic(DEV, `m/44'/60'/0'/0/${i}`);
+const ACC = { producer: 4, distributor: 5, distributor2: 6, pharmacy: 7, pharmacy2: 8 } as const;
+const FLOWS: [number, number][] = [
+  [ACC.producer, ACC.distributor],
+  [ACC.distributor, ACC.pharmacy],
+  [ACC.distributor2, ACC.pharmacy],
+  [ACC.pharmacy, ACC.distributor],
+  [ACC.pharmacy2, ACC.distributor2],
+];
+
+interface LoadConfig {
+  url: string;
+  addresses: SystemAddresses;
+  batchId: string;
+  seconds: number;
+  window: number;
+  startNonces: string[];
+}
+
+interface LoadReport {
+  accepted: number;
+  refused: Record<string, number>;
+  networkErrors: number;
+  durationMs: number;
+}
+
+// ── Load generator (child process) ──
+
+async function runLoad(cfg: LoadConfig): Promise<LoadReport> {
+  const report: LoadReport = { accepted: 0, refused: {}, networkErrors: 0, durationMs: 0 };
+  const domain = { chainId: 1337n, verifyingContract: cfg.addresses.forwarder };
+  const started = Date.now();
+  const stopAt = started + cfg.seconds * 1000;
+  await Promise.all(
+    FLOWS.map(async ([from, to], f) => {
+      const wallet = dev(from);
+      const receiver = dev(to).address;
+      const data = calls.ship(BigInt(cfg.batchId), 1n, receiver);
+      let nonce = BigInt(cfg.startNonces[f]);
+      const worker = async () => {
+        while (Date.now() < stopAt) {
+          const request: ForwardRequest = { from: wallet.address, to: cfg.addresses.batchToken, value: 0n, gas: REQUEST_GAS, nonce: nonce++, deadline: BigInt(Math.floor(Date.now() / 1000) + 3600), data };
+          const body = JSON.stringify({ request: toJson(request, signDigest(forwardRequestDigest(domain, request), wallet.privateKey)) });
+          for (let attempt = 0; ; attempt++) {
+            try {
+              const res = await fetch(`${cfg.url}/v1/requests`, { method: "POST", headers: { "content-type": "application/json" }, body });
+              const json = (await res.json()) as { error?: { code: string } };
+              if (res.status === 202) report.accepted++;
+              else if ((res.status === 429 || res.status === 503 || json.error?.code === "NONCE_TOO_FAR") && attempt < 200) {
+                // Back-pressure: the relay is that far ahead of the chain; the same request again later.
+                report.refused[`retried ${json.error?.code}`] = (report.refused[`retried ${json.error?.code}`] ?? 0) + 1;
+                await new Promise((r) => setTimeout(r, 100));
+                continue;
+              } else report.refused[json.error?.code ?? String(res.status)] = (report.refused[json.error?.code ?? String(res.status)] ?? 0) + 1;
+              break;
+            } catch {
+              report.networkErrors++;
+              if (attempt > 20) break;
+              await new Promise((r) => setTimeout(r, 100));
+            }
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: cfg.window }, worker));
+    }),
+  );
+  report.durationMs = Date.now() - started;
+  return report;
+}
+
+// ── Orchestrator ──
+
+const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN);
+
+function rssMB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function waitHealthy(url: string, child: ChildProcess, output: () => string) {
+  const until = Date.now() + 90_000;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`relay exited: ${output()}`);
+    try {
+      if ((await fetch(`${url}/health`)).ok) return;
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`relay did not answer within 90 s: ${output()}`);
+}
+
+async function main() {
+  const { startAnvil, freePort } = await import("./lib/nodes");
+  const { deploySystemOnNode, rpcProvider, systemAt } = await import("../test/fixtures/chain");
+  const { dayNumberOf } = await import("../api/domain/gs1");
+
+  console.log("starting anvil and deploying the System…");
+  const node = await startAnvil({ extraArgs: ["--gas-limit", "2000000000"] });
+  let relay: ChildProcess | undefined;
+  try {
+    const addresses = await deploySystemOnNode(node.url);
+    const provider = rpcProvider(node.url);
+    const zero = "0x" + "0".repeat(64);
+    const as = (i: number) => systemAt(addresses, dev(i).connect(provider)).batchToken;
+    const minted = await (await as(ACC.producer).mintBatch({ gtin: 9506000134352n, lot: `BENCH${Date.now() % 1e9}`, expiryDay: dayNumberOf(new Date()) + 365, quantity: 10n ** 15n, serialsRoot: zero, serialCount: 0, documentHash: zero }, { gasPrice: 0 })).wait();
+    const batchId = as(ACC.producer).interface.parseLog(minted!.logs.find((l) => as(ACC.producer).interface.parseLog(l)?.name === "BatchMinted")!)!.args.batchId as bigint;
+    const give = async (from: number, to: number, quantity: bigint, isReturn = false) => {
+      const r = await (await as(from).ship(batchId, quantity, dev(to).address, zero, { gasPrice: 0 })).wait();
+      const id = as(from).interface.parseLog(r!.logs.find((l) => as(from).interface.parseLog(l)?.name === "ShipmentCreated")!)!.args.shipmentId as bigint;
+      await (await as(to).acceptShipment(id, { batchId, sender: dev(from).address, receiver: dev(to).address, quantity, isReturn }, { gasPrice: 0 })).wait();
+    };
+    await give(ACC.producer, ACC.distributor, 10n ** 13n);
+    await give(ACC.producer, ACC.distributor2, 10n ** 13n);
+    await give(ACC.distributor, ACC.pharmacy, 10n ** 12n);
+    await give(ACC.distributor2, ACC.pharmacy2, 10n ** 12n);
+    await provider.send("evm_setAutomine", [false]);
+    await provider.send("evm_setIntervalMining", [1]);
+    const { forwarder } = systemAt(addresses, provider);
+    const startNonces = await Promise.all(FLOWS.map(async ([from]) => String(await forwarder.nonces(dev(from).address))));
+
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "medtrace-bench-relay-"));
+    let out = "";
+    const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+    relay = spawn(process.execPath, [...profile, TS_NODE, "--transpile-only", path.join(REPO_ROOT, "api", "server.ts")], {
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        HOST: "127.0.0.1",
+        PORT: String(port),
+        CHAIN_RPC_URL: node.url,
+        CHAIN_ID: "1337",
+        FORWARDER_ADDRESS: addresses.forwarder,
+        CONSORTIUM_ADDRESS: addresses.consortium,
+        BATCH_TOKEN_ADDRESS: addresses.batchToken,
+        DATA_DIR: dataDir,
+        READ_ENABLED: "false",
+        LOG_LEVEL: "warn",
+        RELAYER_KEYS: Array.from({ length: RELAYERS }, (_, i) => dev(11 + i).privateKey).join(","),
+        RELAY_MAX_BATCH_SIZE: String(BATCH),
+        RELAY_MAX_PENDING_PER_KEY: String(PENDING),
+        RELAY_TX_GAS_CAP: "200000000",
+        RELAY_BATCH_WAIT_MS: "100",
+        RELAY_POLL_MS: "200",
+        RELAY_NONCE_WINDOW: "2000",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const keep = (c: Buffer) => {
+      out = (out + c.toString()).slice(-8_000);
+    };
+    relay.stdout!.on("data", keep);
+    relay.stderr!.on("data", keep);
+    await waitHealthy(url, relay, () => out);
+
+    console.log(`relay up (${RELAYERS} relayer keys, batches ≤ ${BATCH}, ≤ ${PENDING} pending per key); load for ${SECONDS} s from a separate process…`);
+    let maxRss = 0;
+    const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssMB(relay!.pid!))), 500);
+    const cfg: LoadConfig = { url, addresses, batchId: batchId.toString(), seconds: SECONDS, window: WINDOW, startNonces };
+    const loader = spawn(process.execPath, [TS_NODE, "--transpile-only", __filename], { cwd: REPO_ROOT, env: { ...process.env, BENCH_ROLE: "load", BENCH_CONFIG: JSON.stringify(cfg) }, stdio: ["ignore", "pipe", "inherit"] });
+    let loadOut = "";
+    loader.stdout!.on("data", (c: Buffer) => (loadOut += c.toString()));
+    await new Promise((r) => loader.once("exit", r));
+    const load = JSON.parse(loadOut.trim().split("\n").pop()!) as LoadReport;
+
+    const db = new Database(path.join(dataDir, "relay-outbox.sqlite"), { readonly: true, fileMustExist: true });
+    const drainUntil = Date.now() + 180_000;
+    for (;;) {
+      const { n } = db.prepare(`SELECT COUNT(*) AS n FROM requests WHERE state IN ('queued','submitted')`).get() as { n: number };
+      if (n === 0 || Date.now() > drainUntil) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    clearInterval(sampler);
+    const rows = db.prepare(`SELECT state, accepted_at, finished_at FROM requests`).all() as { state: string; accepted_at: number; finished_at: number | null }[];
+    db.close();
+    const mined = rows.filter((r) => r.state === "mined");
+    const latencies = mined.map((r) => r.finished_at! - r.accepted_at).sort((a, b) => a - b);
+    const firstAccept = Math.min(...rows.map((r) => r.accepted_at));
+    const lastFinish = Math.max(...mined.map((r) => r.finished_at!));
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1] ?? NaN);
+    const result = {
+      seconds: SECONDS,
+      relayerKeys: RELAYERS,
+      maxBatchSize: BATCH,
+      pendingPerKey: PENDING,
+      accepted: load.accepted,
+      refused: load.refused,
+      mined: mined.length,
+      failed: rows.filter((r) => r.state === "failed").length,
+      unfinished: rows.filter((r) => r.state === "queued" || r.state === "submitted").length,
+      acceptedPerSec: Math.round((load.accepted / load.durationMs) * 1000),
+      minedPerSec: Math.round((mined.length / (lastFinish - firstAccept)) * 1000),
+      p50AcceptToMinedMs: percentile(latencies, 50),
+      p95AcceptToMinedMs: percentile(latencies, 95),
+      p99AcceptToMinedMs: percentile(latencies, 99),
+      meanBatchSize: Math.round((metric("medtrace_relay_batch_size_sum") / metric("medtrace_relay_batch_size_count")) * 10) / 10,
+      rssMB: Math.round(maxRss),
+      cpus: os.cpus().length,
+      loadAverage: os.loadavg().map((x) => Math.round(x * 10) / 10),
+    };
+    fs.mkdirSync(path.join(REPO_ROOT, "bench-results"), { recursive: true });
+    fs.writeFileSync(path.join(REPO_ROOT, "bench-results", "relay.json"), JSON.stringify(result, null, 2) + "\n");
+    console.log("");
+    console.log("| metric | value | bar |");
+    console.log("|---|---|---|");
+    const rows2: [string, string | number, string][] = [
+      ["accepted requests/s", result.acceptedPerSec, "≥ 1,000"],
+      ["mined custody requests/s", result.minedPerSec, "≥ 500"],
+      ["p50 accept→mined (ms)", result.p50AcceptToMinedMs, ""],
+      ["p95 accept→mined (ms)", result.p95AcceptToMinedMs, "≤ 3,000"],
+      ["p99 accept→mined (ms)", result.p99AcceptToMinedMs, ""],
+      ["mean batch size", result.meanBatchSize, ""],
+      ["relay RSS (MB, max)", result.rssMB, "≤ 300"],
+      ["accepted / mined / failed / unfinished", `${result.accepted} / ${result.mined} / ${result.failed} / ${result.unfinished}`, "all mined"],
+      ["refused at intake", JSON.stringify(result.refused), ""],
+      ["load average (1/5/15 min)", result.loadAverage.join(" / "), ""],
+    ];
+    for (const [k, v, bar] of rows2) console.log(`| ${k} | ${v} | ${bar} |`);
+    console.log("\nwrote bench-results/relay.json");
+    provider.destroy();
+  } finally {
+    if (relay && relay.exitCode === null) {
+      relay.kill("SIGTERM");
+      await new Promise((r) => relay!.once("exit", r));
+    }
+    await node.stop();
+  }
+}
+
+if (process.env.BENCH_ROLE === "load") {
+  runLoad(JSON.parse(process.env.BENCH_CONFIG!) as LoadConfig).then(
+    (r) => console.log(JSON.stringify(r)),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+} else {
+  main().catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,127 @@
+import fs from "node:fs";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { expect } from "chai";
+import type { FastifyInstance } from "fastify";
+import { buildApp } from "../../../api/app";
+import { batchTokenInterface } from "../../../api/relay/policy";
+import { giveStock, mintStock, relayConfig, startChain, tempDir, until, who, type Chain } from "./stack";
+
+const ADMIN = "admin-token-for-tests-0123456789";
+const PASSPHRASE = "correct horse battery staple";
+
+describe("relay custodial signing: API keys, encrypted keystores, same pipeline", function () {
+  this.timeout(120_000);
+  let chain: Chain;
+  let app: FastifyInstance;
+  let dataDir: string;
+  let logs = "";
+  let batchId: bigint;
+  const keys: Record<string, string> = {};
+
+  const enrol = (label: string, privateKey: string | undefined, token = ADMIN) =>
+    app.inject({ method: "POST", url: "/v1/admin/custodial-members", headers: { authorization: `Bearer ${token}` }, payload: { label, ...(privateKey ? { privateKey } : {}) } });
+  const act = (action: string, apiKey: string | undefined, body: object, headers: Record<string, string> = {}) =>
+    app.inject({ method: "POST", url: `/v1/custodial/${action}`, headers: { ...(apiKey ? { "x-api-key": apiKey } : {}), ...headers }, payload: body });
+  const finished = async (id: string) => {
+    let s = { state: "", txHash: "" as string | null, error: null as unknown };
+    await until(`request ${id} to finish`, 20_000, async () => {
+      s = (await app.inject({ method: "GET", url: `/v1/requests/${id}` })).json();
+      return s.state === "mined" || s.state === "failed";
+    });
+    return s;
+  };
+
+  before(async () => {
+    chain = await startChain();
+    batchId = await mintStock(chain, 100n);
+    await giveStock(chain, batchId, who.distributor, 50n);
+    dataDir = tempDir("custodial");
+    const stream = new Writable({
+      write(chunk, _enc, cb) {
+        logs += chunk.toString();
+        cb();
+      },
+    });
+    const config = relayConfig(chain.url, chain.addresses, { RELAY_ADMIN_TOKEN: ADMIN, RELAY_KEYSTORE_PASSPHRASE: PASSPHRASE, RELAY_KEYSTORE_SCRYPT_N: "1024", LOG_LEVEL: "trace" }, dataDir);
+    app = await buildApp(config, { logger: { level: "trace", stream } });
+    await app.ready();
+  });
+  after(async () => {
+    await app?.close();
+    await chain?.stop();
+  });
+
+  it("enrols members with the admin token only, and keeps their keys encrypted on disk", async () => {
+    expect((await enrol("distributor", who.distributor.privateKey, "wrong-token-wrong-token-wrong")).json().error.code).to.equal("ADMIN_TOKEN_INVALID");
+    for (const [name, wallet] of [["distributor", who.distributor], ["pharmacy", who.pharmacy]] as const) {
+      const res = await enrol(name, wallet.privateKey);
+      expect(res.statusCode, res.body).to.equal(201);
+      expect(res.json().member).to.equal(wallet.address);
+      keys[name] = res.json().apiKey;
+      const file = fs.readFileSync(path.join(dataDir, "custodial", res.json().keystore), "utf8");
+      expect(file).to.not.include(wallet.privateKey.slice(2));
+      expect(Object.keys(JSON.parse(file)).map((k) => k.toLowerCase())).to.include("crypto");
+    }
+    const generated = await enrol("new organisation", undefined);
+    expect(generated.statusCode).to.equal(201);
+    expect(generated.json().member).to.match(/^0x[0-9a-fA-F]{40}$/);
+  });
+
+  it("ships as the distributor and accepts as the pharmacy, signed by the relay, both mined", async () => {
+    const ship = await act("ship", keys.distributor, { batchId: String(batchId), quantity: "3", receiver: who.pharmacy.address });
+    expect(ship.statusCode, ship.body).to.equal(202);
+    const shipped = await finished(ship.json().id);
+    expect(shipped.state).to.equal("mined");
+    const receipt = await chain.provider.getTransactionReceipt(shipped.txHash!);
+    const created = receipt!.logs.map((l) => batchTokenInterface.parseLog(l)).find((p) => p?.name === "ShipmentCreated")!;
+    const shipment = { batchId: String(batchId), sender: who.distributor.address, receiver: who.pharmacy.address, quantity: "3", isReturn: false };
+    const accept = await act("accept", keys.pharmacy, { shipmentId: String(created.args.shipmentId), shipment });
+    expect(accept.statusCode, accept.body).to.equal(202);
+    expect((await finished(accept.json().id)).state).to.equal("mined");
+    const { batchToken } = await import("../../fixtures/chain").then((m) => m.systemAt(chain.addresses, chain.provider));
+    expect(await batchToken.balanceOf(who.pharmacy.address, batchId)).to.equal(3n);
+  });
+
+  it("runs the same checks: a call that would revert is refused with its error name", async () => {
+    const res = await act("ship", keys.pharmacy, { batchId: String(batchId), quantity: "1000", receiver: who.distributor.address });
+    expect(res.statusCode).to.equal(422);
+    expect(res.json().error.code).to.equal("CALL_REVERTED");
+    expect(res.json().error.details.error).to.be.a("string").and.not.equal("UnknownError");
+  });
+
+  it("answers 401 API_KEY_INVALID without a key, with a wrong key, and 400 for unknown fields", async () => {
+    expect((await act("ship", undefined, { batchId: "1", quantity: "1", receiver: who.pharmacy.address })).json().error.code).to.equal("API_KEY_INVALID");
+    const forged = keys.pharmacy.slice(0, -4) + (keys.pharmacy.endsWith("AAAA") ? "BBBB" : "AAAA");
+    expect((await act("ship", forged, { batchId: "1", quantity: "1", receiver: who.pharmacy.address })).statusCode).to.equal(401);
+    expect((await act("ship", keys.pharmacy, { batchId: "1", quantity: "1", receiver: who.pharmacy.address, gas: "1" })).json().error.code).to.equal("VALIDATION_FAILED");
+  });
+
+  it("makes retries safe with an Idempotency-Key", async () => {
+    const body = { batchId: String(batchId), quantity: "1", receiver: who.pharmacy.address };
+    const first = await act("ship", keys.distributor, body, { "idempotency-key": "despatch-1" });
+    const again = await act("ship", keys.distributor, body, { "idempotency-key": "despatch-1" });
+    expect(first.statusCode).to.equal(202);
+    expect(again.statusCode).to.equal(200);
+    expect(again.json().id).to.equal(first.json().id);
+    expect((await finished(first.json().id)).state).to.equal("mined");
+  });
+
+  it("never writes a private key, an API key or the passphrase to the logs", () => {
+    expect(logs.length).to.be.greaterThan(1_000);
+    for (const secret of [who.distributor.privateKey.slice(2), who.pharmacy.privateKey.slice(2), PASSPHRASE, ADMIN, ...Object.values(keys).map((k) => k.split("_")[2])]) {
+      expect(logs).to.not.include(secret);
+    }
+  });
+
+  it("answers 404 CUSTODIAL_DISABLED when no keystore passphrase is configured", async () => {
+    const plain = await buildApp(relayConfig(chain.url, chain.addresses, { RELAY_SUBMITTER_ENABLED: "false" }), { logger: false });
+    try {
+      const res = await plain.inject({ method: "POST", url: "/v1/custodial/ship", headers: { "x-api-key": keys.pharmacy }, payload: { batchId: "1", quantity: "1", receiver: who.pharmacy.address } });
+      expect(res.statusCode).to.equal(404);
+      expect(res.json().error.code).to.equal("CUSTODIAL_DISABLED");
+    } finally {
+      await plain.close();
+    }
+  });
+});
