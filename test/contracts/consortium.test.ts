@@ -14,6 +14,7 @@ import {
   govern,
   type System,
 } from "../fixtures/system";
+import { FORWARD_REQUEST_TYPES, FORWARDER_NAME, FORWARDER_VERSION } from "../../api/relay/forward-request";
 import { withCheckDigit } from "../../api/domain/gs1";
 
 const DE = "0x4445"; // "DE"
@@ -1234,18 +1235,8 @@ describe("Consortium", function () {
         data,
       };
       const signature = await signer.signTypedData(
-        { name: "ConsortiumForwarder", version: "1", chainId, verifyingContract: await forwarder.getAddress() },
-        {
-          ForwardRequest: [
-            { name: "from", type: "address" },
-            { name: "to", type: "address" },
-            { name: "value", type: "uint256" },
-            { name: "gas", type: "uint256" },
-            { name: "nonce", type: "uint256" },
-            { name: "deadline", type: "uint48" },
-            { name: "data", type: "bytes" },
-          ],
-        },
+        { name: FORWARDER_NAME, version: FORWARDER_VERSION, chainId, verifyingContract: await forwarder.getAddress() },
+        FORWARD_REQUEST_TYPES,
         request,
       );
       const { nonce: _nonce, ...rest } = request;

@@ -6,6 +6,7 @@ import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import type { BaseContract, ContractTransactionResponse, TransactionResponse } from "ethers";
 import { BaselineERC1155__factory } from "../../typechain-types";
+import { FORWARD_REQUEST_TYPES, FORWARDER_NAME, FORWARDER_VERSION } from "../../api/relay/forward-request";
 import { GTIN, Role, admit, deploySystemFixture, gln, shipmentFrom, type System } from "../fixtures/system";
 
 /**
@@ -50,18 +51,8 @@ async function relay(
     data,
   };
   const signature = await signer.signTypedData(
-    { name: "ConsortiumForwarder", version: "1", chainId, verifyingContract: await sys.forwarder.getAddress() },
-    {
-      ForwardRequest: [
-        { name: "from", type: "address" },
-        { name: "to", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "gas", type: "uint256" },
-        { name: "nonce", type: "uint256" },
-        { name: "deadline", type: "uint48" },
-        { name: "data", type: "bytes" },
-      ],
-    },
+    { name: FORWARDER_NAME, version: FORWARDER_VERSION, chainId, verifyingContract: await sys.forwarder.getAddress() },
+    FORWARD_REQUEST_TYPES,
     request,
   );
   const tx = await sys.forwarder.connect(relayer).execute({ ...request, signature });
