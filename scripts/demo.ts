@@ -10,6 +10,7 @@ import { deploySystem, loadSystem, parametersFor } from "./lib/deployment";
 import { admitDemoMembers, DEMO_MEMBERS } from "./lib/consortium-setup";
 import { UserError } from "./lib/errors";
 import { runDemo } from "./lib/demo";
+import { describeRevert } from "./tasks/common";
 
 async function main() {
   const accounts = await hre.ethers.getSigners();
@@ -50,7 +51,8 @@ main().catch((err) => {
   if (err instanceof UserError) {
     console.error(err.oneLine());
   } else {
-    console.error(`error DEMO_FAILED: ${(err as Error).message.split("\n")[0]}`);
+    const revert = describeRevert(err);
+    console.error(`error DEMO_FAILED: ${revert ? `the contract refused a step: ${revert}` : (err as Error).message.split("\n")[0]}`);
   }
   process.exitCode = 1;
 });

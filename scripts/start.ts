@@ -148,6 +148,19 @@ async function main() {
     }
     stops.push(() => app.close());
     say(`service listening on http://127.0.0.1:${env.PORT} (API docs at /docs, portal at /)`);
+    // "Ready" means ready: the indexer has read the chain once and the relay found its keys.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const res = await app.inject({ method: "GET", url: "/ready" });
+      if (res.statusCode === 200) break;
+      if (Date.now() > deadline) {
+        const checks = (res.json() as { checks: Record<string, { ok: boolean; detail: string }> }).checks;
+        const failing = Object.entries(checks).filter(([, c]) => !c.ok).map(([n, c]) => `${n}: ${c.detail}`);
+        console.warn(`warning: the service is not ready after 60 s (${failing.join("; ")}); see /ready`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
   say(`ready in ${elapsed()} — press Ctrl-C to stop`);
 }

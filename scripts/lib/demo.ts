@@ -56,7 +56,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const units = opts.units ?? 1000;
   const provider = batchToken.runner!.provider!;
   const now = Number((await provider.getBlock("latest"))!.timestamp);
-  const lot = opts.lot ?? `DEMO-${now.toString(36).toUpperCase()}`;
+  // Unique per run on the same chain: two runs can start within one block time.
+  const lot = opts.lot ?? `DEMO-${now.toString(36).toUpperCase()}-${(await batchToken.batchCount()) + 1n}`;
   const refused: DemoResult["refused"] = [];
   const step = (n: number, text: string) => log(`${String(n).padStart(2)}. ${text}`);
   const send = async (tx: Promise<ContractTransactionResponse>) => {
@@ -79,7 +80,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   };
 
   // 1. Mint
-  const serials = Array.from({ length: units }, (_, i) => `${lot.slice(-6)}${String(i).padStart(6, "0")}`);
+  const serials = Array.from({ length: units }, (_, i) => `SN${now.toString(36).toUpperCase()}${String(i).padStart(6, "0")}`);
   const tree = buildSerialTree(serials);
   const expiryDay = dayNumberOf(new Date(now * 1000)) + 730;
   const producerToken = batchToken.connect(actors.producer);

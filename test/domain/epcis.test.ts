@@ -1,8 +1,5 @@
 import { expect } from 'chai';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import Ajv, { type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
+import type { ValidateFunction } from 'ajv';
 import { dayNumber, withCheckDigit } from '../../api/domain/gs1';
 import {
   CSV_COLUMNS,
@@ -21,20 +18,12 @@ import {
   type LedgerAction,
   type LedgerEvent,
 } from '../../api/domain/epcis';
+import { epcisValidator } from '../fixtures/epcis/validator';
 
 // ─── Schema ───────────────────────────────────────────────────────────────────────────────────
 
-const SCHEMA_CANDIDATES = [
-  path.resolve(__dirname, '../../../shared/standards/epcis/EPCIS-JSON-Schema.json'),
-  path.resolve(__dirname, '../fixtures/epcis/EPCIS-JSON-Schema.json'),
-];
-
 function loadValidator(): ValidateFunction {
-  const file = SCHEMA_CANDIDATES.find((f) => fs.existsSync(f));
-  if (file === undefined) throw new Error(`GS1 EPCIS 2.0 JSON schema not found at ${SCHEMA_CANDIDATES.join(' or ')}`);
-  const ajv = new Ajv({ strict: false, allErrors: true });
-  addFormats(ajv);
-  return ajv.compile(JSON.parse(fs.readFileSync(file, 'utf8')));
+  return epcisValidator();
 }
 
 // ─── A realistic history ──────────────────────────────────────────────────────────────────────

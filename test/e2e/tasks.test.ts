@@ -145,7 +145,9 @@ describe("operator and auditor tasks", function () {
       });
       expect(code).to.not.equal(0);
       // Hardhat appends a stack trace only on CI servers; the first line always says what to do.
-      const first = out.split("\n").find((l) => l.trim().length > 0) ?? "";
+      // eslint-disable-next-line no-control-regex
+      const plain = out.replace(/\u001b\[[0-9;]*m/g, "");
+      const first = plain.split("\n").find((l) => l.trim().length > 0) ?? "";
       expect(first).to.match(/Error in plugin medtrace: error NO_DEPLOYMENT: .* — run `npm start`/);
     } finally {
       await node.stop();

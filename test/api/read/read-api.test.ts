@@ -1,8 +1,5 @@
-import fs from "node:fs";
-import path from "node:path";
 import { expect } from "chai";
-import Ajv, { type ValidateFunction } from "ajv";
-import addFormats from "ajv-formats";
+import type { ValidateFunction } from "ajv";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import type { FastifyInstance } from "fastify";
 import { ethers, Interface } from "ethers";
@@ -11,16 +8,8 @@ import { fetchLedgerEvents } from "../../../api/chain/logs";
 import { CSV_COLUMNS } from "../../../api/domain/epcis";
 import { readLedgerRange } from "../../../api/read/chain-reader";
 import { encodeVerifyUnit } from "../../../api/read/verification";
+import { epcisValidator } from "../../fixtures/epcis/validator";
 import { code, EXPIRY_DAY, GTIN, indexed, SERIALS, startReadFixture, uploadSerials, type ReadFixture } from "./read-fixture";
-
-const SCHEMA_FILE = path.resolve(__dirname, "../../../../shared/standards/epcis/EPCIS-JSON-Schema.json");
-
-function epcisValidator(): ValidateFunction {
-  if (!fs.existsSync(SCHEMA_FILE)) throw new Error(`GS1 EPCIS 2.0 JSON schema not found at ${SCHEMA_FILE}`);
-  const ajv = new Ajv({ strict: false, allErrors: true });
-  addFormats(ajv);
-  return ajv.compile(JSON.parse(fs.readFileSync(SCHEMA_FILE, "utf8")));
-}
 
 describe("read side over a real anvil node (indexer, queries, verification, exports, audit)", function () {
   this.timeout(120_000);
