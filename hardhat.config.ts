@@ -24,7 +24,7 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string
 export const DEV_MNEMONIC = "test test test test test test test test test test test junk";
 
 const env = process.env;
-const blockIntervalMs = Number(env.BLOCK_INTERVAL_MS ?? 0);
+const blockIntervalMs = Number(env.BLOCK_INTERVAL_MS || 0);
 const privateKeys = (list: string | undefined) =>
   (list ?? "")
     .split(",")
@@ -53,20 +53,20 @@ const config: HardhatUserConfig = {
     // The node `npm start` runs (or any node named by CHAIN_RPC_URL). Transactions are signed
     // locally, as on Besu, which refuses eth_sendTransaction.
     localnode: {
-      url: env.CHAIN_RPC_URL ?? `http://127.0.0.1:${env.RPC_PORT ?? "8545"}`,
+      url: env.CHAIN_RPC_URL || `http://127.0.0.1:${env.RPC_PORT || "8545"}`,
       accounts: { mnemonic: DEV_MNEMONIC, count: 20 },
       gasPrice: 0,
     },
     // anvil (npm @foundry-rs/anvil), the second EVM implementation the demo runs on.
     anvil: {
-      url: env.ANVIL_RPC_URL ?? "http://127.0.0.1:8546",
+      url: env.ANVIL_RPC_URL || "http://127.0.0.1:8546",
       accounts: { mnemonic: DEV_MNEMONIC, count: 20 },
       gasPrice: 0,
     },
     // A Hyperledger Besu QBFT network (see `npm run besu:kit` and the README). The first key
     // deploys; BESU_MEMBER_KEYS adds the keys the tasks and the demo act with.
     besu: {
-      url: env.BESU_RPC_URL ?? "http://127.0.0.1:8545",
+      url: env.BESU_RPC_URL || "http://127.0.0.1:8545",
       accounts: privateKeys([env.BESU_DEPLOYER_KEY, env.BESU_MEMBER_KEYS].filter(Boolean).join(",")),
       gasPrice: 0,
       timeout: 60_000,

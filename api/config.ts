@@ -48,7 +48,9 @@ export class ConfigError extends Error {
  * win; otherwise they are read from the Ignition deployment DEPLOYMENT_ID (default chain-<CHAIN_ID>).
  */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
-  const parsed = envSchema.safeParse(source);
+  // An empty value (`FOO=` as in .env.example) means "not set": the default applies.
+  const given = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = envSchema.safeParse(given);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new ConfigError(`${issue.path.join(".")}: ${issue.message} — fix it in .env (see .env.example)`);

@@ -31,6 +31,8 @@ const fail = (code: string, message: string, hint: string): never => {
 };
 
 async function main() {
+  // An empty value (`FOO=` as in .env.example) means "not set".
+  for (const [k, v] of Object.entries(process.env)) if (v === "") delete process.env[k];
   const parsed = envSchema.safeParse(process.env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -132,6 +134,14 @@ async function main() {
   // ── 4. The relay and read service ──
   if (env.START_SERVICE === "true") {
     process.env.DEPLOYMENT_ID = system.deploymentId;
+    // The outbox and the index belong to one chain. A fresh dev node is a new chain, so each gets
+    // its own data directory (keyed by genesis hash) and a restart against the same chain reuses
+    // it; an explicit DATA_DIR is kept, and the service then reports a chain reset as it should.
+    if (!process.env.DATA_DIR) {
+      const genesis = (await hre.ethers.provider.getBlock(0))!.hash!;
+      process.env.DATA_DIR = path.join(".local", "data", `chain-1337-${genesis.slice(2, 10)}`);
+    }
+    say(`service data in ${process.env.DATA_DIR}`);
     process.env.CHAIN_ID = "1337";
     process.env.PORT = String(env.PORT);
     const { loadConfig } = await import("../api/config");

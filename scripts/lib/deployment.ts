@@ -27,7 +27,7 @@ export interface SystemContracts {
 
 /** Ignition deployment id of a chain: DEPLOYMENT_ID from env, else `chain-<chainId>`. */
 export function deploymentIdFor(chainId: bigint): string {
-  return process.env.DEPLOYMENT_ID ?? `chain-${chainId}`;
+  return process.env.DEPLOYMENT_ID || `chain-${chainId}`;
 }
 
 const readAddresses = readDeploymentAddresses;

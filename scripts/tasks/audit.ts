@@ -103,7 +103,7 @@ task("read:upload-serials", "Uploads a batch's serial list to the read service, 
   .addOptionalParam("lot", "Lot (with --gtin)")
   .addParam("serials", "The serial list the batch was minted from (.json array or .csv)")
   .addOptionalParam("as", "Producer account (name, index or address)", "producer")
-  .addOptionalParam("url", "Base URL of the read service", process.env.READ_SERVICE_URL ?? `http://127.0.0.1:${process.env.PORT ?? "8080"}`)
+  .addOptionalParam("url", "Base URL of the read service", process.env.READ_SERVICE_URL || `http://127.0.0.1:${process.env.PORT || "8080"}`)
   .setAction(async (args: { batch?: string; gtin?: string; lot?: string; serials: string; as: string; url: string }, hre) =>
     (await common()).taskBody(async () => {
       const { buildSerialTree } = await import("../../api/domain/merkle");
