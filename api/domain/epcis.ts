@@ -51,6 +51,7 @@ import { toDigitalLink } from './gs1-scan';
 // ─── Input ────────────────────────────────────────────────────────────────────────────────────
 
 import type { LedgerEvent, LedgerEventName } from './ledger-events';
+import { REJECT_REASONS, LOSS_REASONS } from './ledger-enums';
 
 export type { LedgerEvent, LedgerEventName } from './ledger-events';
 
@@ -156,19 +157,7 @@ export const EPCIS_MAPPING: Readonly<Record<LedgerAction, Readonly<EpcisMappingR
   stolen: { ledgerEvent: 'UnitsWrittenOff', when: 'reason 1 (Stolen)', action: 'OBSERVE', bizStep: 'other', disposition: 'stolen' },
 });
 
-/** IBatchToken.RejectReason names by index. */
-export const REJECT_REASONS = Object.freeze([
-  'Unspecified',
-  'Damaged',
-  'WrongProduct',
-  'WrongQuantity',
-  'TemperatureExcursion',
-  'SuspectProduct',
-  'NotOrdered',
-] as const);
-
-/** IBatchToken.LossReason names by index. */
-export const LOSS_REASONS = Object.freeze(['Destroyed', 'Stolen'] as const);
+export { REJECT_REASONS, LOSS_REASONS } from './ledger-enums';
 
 export const EPCIS_CONTEXT_URL = 'https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld';
 export const DEFAULT_LEDGER_NAMESPACE = 'https://example.org/medtrace/ledger#';

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
+import { ROLE_NAMES } from "../domain/ledger-enums";
 import { getAddress } from "ethers";
 import { z } from "zod";
 import type { FastifyReply, FastifyRequest } from "fastify";
@@ -26,7 +27,6 @@ export interface ReadRouteOptions {
   currentBlock: () => number;
 }
 
-const ROLE_NAMES = ["None", "Producer", "Distributor", "Pharmacy", "Regulator", "Auditor"];
 const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString();
 const proofOf = (blockNumber: number, blockTime: number, txHash: string, logIndex: number) => ({ blockNumber, blockTime: iso(blockTime), txHash, logIndex });
 

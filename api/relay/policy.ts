@@ -9,9 +9,8 @@ import type { SystemAddresses } from "../chain/addresses";
  * plain ERC-1155 transfer functions (the token refuses them anyway) and every view.
  */
 
-export const ROLE_NAMES = ["None", "Producer", "Distributor", "Pharmacy", "Regulator", "Auditor"] as const;
-export type RoleName = (typeof ROLE_NAMES)[number];
-export const ROLE = { None: 0, Producer: 1, Distributor: 2, Pharmacy: 3, Regulator: 4, Auditor: 5 } as const;
+import { ROLE, ROLE_NAMES, type RoleName } from "../domain/ledger-enums";
+export { ROLE, ROLE_NAMES, type RoleName };
 
 export const batchTokenInterface = new Interface(BatchToken__factory.abi);
 export const consortiumInterface = new Interface(Consortium__factory.abi);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { REJECT_REASONS } from "../domain/ledger-enums";
 import { checksum } from "./forward-request";
 
 /** Wire schemas of the write side, shared by routes, the client helper and tests. Strict: unknown fields are refused. */
@@ -116,7 +117,6 @@ const shipmentSchema = z.strictObject({
   quantity: uintString,
   isReturn: z.boolean(),
 });
-const REJECT_REASONS = ["Unspecified", "Damaged", "WrongProduct", "WrongQuantity", "TemperatureExcursion", "SuspectProduct", "NotOrdered"] as const;
 const ZERO32 = "0x" + "0".repeat(64);
 
 export const custodialActions = {

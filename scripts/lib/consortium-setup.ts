@@ -3,9 +3,8 @@ import type { Consortium } from "../../typechain-types";
 import { withCheckDigit } from "../../api/domain/gs1";
 
 /** Roles as numbered in IConsortium.Role. */
-export const ROLE = { None: 0, Producer: 1, Distributor: 2, Pharmacy: 3, Regulator: 4, Auditor: 5 } as const;
-export const ROLE_NAMES = ["None", "Producer", "Distributor", "Pharmacy", "Regulator", "Auditor"] as const;
-export const STATUS_NAMES = ["None", "Active", "Suspended", "Revoked"] as const;
+import { ROLE, ROLE_NAMES } from "../../api/domain/ledger-enums";
+export { ROLE, ROLE_NAMES };
 
 /**
  * The demo consortium of `npm start` and `npm run demo`: who is who, by index into the network's

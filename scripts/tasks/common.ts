@@ -7,6 +7,7 @@ import { DEMO_GOVERNOR_INDICES, DEMO_MEMBERS } from "../lib/consortium-setup";
 import { findRevertData, UserError } from "../lib/errors";
 import { dayNumber, gs1DateToDay, isGtin14 } from "../../api/domain/gs1";
 import { batchTokenInterface } from "../../api/chain/logs";
+import { BATCH_STATUS_NAMES, MEMBER_STATUS_NAMES, ROLE_NAMES } from "../../api/domain/ledger-enums";
 import { Consortium__factory, ConsortiumForwarder__factory } from "../../typechain-types";
 
 const PLUGIN = "medtrace";
@@ -30,9 +31,6 @@ export function describeRevert(err: unknown): string | undefined {
   return `unknown revert ${data.slice(0, 10)}`;
 }
 
-const ROLE_NAMES = ["None", "Producer", "Distributor", "Pharmacy", "Regulator", "Auditor"];
-const BATCH_STATUS_NAMES = ["None", "Active", "Quarantined", "Recalled"];
-const MEMBER_STATUS_NAMES = ["None", "Active", "Suspended", "Revoked"];
 
 /** Enum arguments of the contracts' errors by name, for people. */
 function enumName(error: string, param: string, value: unknown): string {
@@ -163,8 +161,7 @@ export async function requireMember(sys: SystemContracts, who: string, roles?: n
   const role = Number(await sys.consortium.activeRole(who));
   if (role === 0) throw new UserError("NOT_A_MEMBER", `${who} is not an active member of the consortium`, "admit it through governance (gov:propose) or act as another account (--as)");
   if (roles && !roles.includes(role)) {
-    const names = ["None", "Producer", "Distributor", "Pharmacy", "Regulator", "Auditor"];
-    throw new UserError("WRONG_ROLE", `${who} is a ${names[role]}; this action needs a ${roles.map((r) => names[r]).join(" or ")}`, "act as another account (--as)");
+    throw new UserError("WRONG_ROLE", `${who} is a ${ROLE_NAMES[role]}; this action needs a ${roles.map((r) => ROLE_NAMES[r]).join(" or ")}`, "act as another account (--as)");
   }
 }
 

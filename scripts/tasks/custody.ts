@@ -5,8 +5,7 @@ import { task } from "hardhat/config";
  * helpers lazily so that `hardhat compile` works before typechain types exist.
  */
 
-const REJECT_REASONS = ["Unspecified", "Damaged", "WrongProduct", "WrongQuantity", "TemperatureExcursion", "SuspectProduct", "NotOrdered"];
-const VERDICTS = ["Genuine", "Dispensed", "Recalled", "Quarantined", "Expired", "UnknownBatch", "NotInBatch", "ExpiryMismatch"];
+import { BATCH_STATUS_NAMES, REJECT_REASONS, UNIT_VERDICTS as VERDICTS } from "../../api/domain/ledger-enums";
 
 task("batch:mint", "Mints a batch to a producer from a serial list (JSON array or CSV, one serial per unit)")
   .addParam("gtin", "GTIN-8/12/13/14 with check digit")
@@ -111,7 +110,7 @@ for (const [name, description, fn] of [
       if (fn === "accept") await (await token.acceptShipment(id, shipment)).wait();
       if (fn === "cancel") await (await token.cancelShipment(id, shipment)).wait();
       if (fn === "reject") {
-        const reason = REJECT_REASONS.indexOf(args.reason ?? "Unspecified");
+        const reason = (REJECT_REASONS as readonly string[]).indexOf(args.reason ?? "Unspecified");
         if (reason < 0) throw new UserError("BAD_REASON", `reason "${args.reason}" is not one of ${REJECT_REASONS.join(", ")}`, "pick one");
         await (await token.rejectShipment(id, shipment, reason)).wait();
       }
@@ -139,7 +138,7 @@ for (const [name, description, fn] of [
         const regulator = await c.actor(hre, args.as);
         await c.requireMember(sys, regulator.address, [4]);
         await (await sys.batchToken.connect(regulator)[fn](batchId, c.bytes32Of(args.reason))).wait();
-        const status = ["None", "Active", "Quarantined", "Recalled"][Number((await sys.batchToken.batch(batchId)).status)];
+        const status = BATCH_STATUS_NAMES[Number((await sys.batchToken.batch(batchId)).status)];
         console.log(`batch ${batchId} is now ${status}`);
         return status;
       });

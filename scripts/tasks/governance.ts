@@ -6,8 +6,7 @@ import { task, types } from "hardhat/config";
  * works on a fresh clone.
  */
 
-const ROLE_NAMES = ["None", "Producer", "Distributor", "Pharmacy", "Regulator", "Auditor"];
-const STATUS_NAMES = ["None", "Active", "Suspended", "Revoked"];
+import { MEMBER_STATUS_NAMES as STATUS_NAMES, ROLE_NAMES } from "../../api/domain/ledger-enums";
 
 task("members:list", "Lists the consortium's members with role, GLN, jurisdiction, licence and status").setAction(async (_args, hre) => {
   const c = await import("./common");
@@ -131,7 +130,7 @@ function normalise(
 ): unknown {
   const text = String(value);
   if (type === "uint8" && name === "role") {
-    const index = /^\d+$/.test(text) ? Number(text) : ROLE_NAMES.findIndex((r) => r.toLowerCase() === text.toLowerCase());
+    const index = /^\d+$/.test(text) ? Number(text) : ROLE_NAMES.findIndex((r: string) => r.toLowerCase() === text.toLowerCase());
     if (index < 1 || index >= ROLE_NAMES.length) throw new UserError("BAD_ROLE", `role "${text}" is not one of ${ROLE_NAMES.slice(1).join(", ")}`, "use a name or 1–5");
     return index;
   }
