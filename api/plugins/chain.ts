@@ -1,23 +1,13 @@
 import fp from "fastify-plugin";
 import { FetchRequest, JsonRpcProvider, Network } from "ethers";
-import {
-  BatchToken__factory,
-  ConsortiumForwarder__factory,
-  Consortium__factory,
-  type BatchToken,
-  type Consortium,
-  type ConsortiumForwarder,
-} from "../../typechain-types";
 import type { AppConfig } from "../config";
 import type { SystemAddresses } from "../chain/addresses";
+import { connectSystem, type SystemContractSet } from "../chain/contracts";
 
-export interface Chain {
+export interface Chain extends SystemContractSet {
   provider: JsonRpcProvider;
   chainId: bigint;
   addresses: SystemAddresses;
-  forwarder: ConsortiumForwarder;
-  consortium: Consortium;
-  batchToken: BatchToken;
 }
 
 declare module "fastify" {
@@ -41,9 +31,7 @@ export function createChain(config: AppConfig): Chain {
     provider,
     chainId: BigInt(config.env.CHAIN_ID),
     addresses,
-    forwarder: ConsortiumForwarder__factory.connect(addresses.forwarder, provider),
-    consortium: Consortium__factory.connect(addresses.consortium, provider),
-    batchToken: BatchToken__factory.connect(addresses.batchToken, provider),
+    ...connectSystem(addresses, provider),
   };
 }
 

@@ -3,26 +3,16 @@ import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type { DeploymentParameters } from "@nomicfoundation/ignition-core";
 import SystemModule from "../../ignition/modules/System";
-import {
-  BatchToken__factory,
-  ConsortiumForwarder__factory,
-  Consortium__factory,
-  type BatchToken,
-  type Consortium,
-  type ConsortiumForwarder,
-} from "../../typechain-types";
+import { connectSystem, type SystemContractSet } from "../../api/chain/contracts";
 import { UserError } from "./errors";
 import { REPO_ROOT, deploymentDir, readDeploymentAddresses, type SystemAddresses } from "../../api/chain/addresses";
 
 export { REPO_ROOT, deploymentDir, type SystemAddresses };
 
-export interface SystemContracts {
+export interface SystemContracts extends SystemContractSet {
   deploymentId: string;
   chainId: bigint;
   addresses: SystemAddresses;
-  forwarder: ConsortiumForwarder;
-  consortium: Consortium;
-  batchToken: BatchToken;
 }
 
 /** Ignition deployment id of a chain: DEPLOYMENT_ID from env, else `chain-<chainId>`. */
@@ -59,9 +49,7 @@ async function connect(hre: HardhatRuntimeEnvironment, deploymentId: string, cha
     deploymentId,
     chainId,
     addresses,
-    forwarder: ConsortiumForwarder__factory.connect(addresses.forwarder, provider),
-    consortium: Consortium__factory.connect(addresses.consortium, provider),
-    batchToken: BatchToken__factory.connect(addresses.batchToken, provider),
+    ...connectSystem(addresses, provider),
   };
 }
 
