@@ -50,7 +50,7 @@ export default fp(
         })
       : undefined;
     const currentBlock = () => indexer?.status.indexedBlock ?? store.checkpoint()?.block ?? -1;
-    const verifier = new Verifier(store, chain.batchToken, chain.chainId, chain.addresses.batchToken, rpc, currentBlock, env.READ_TREE_CACHE, env.VERIFY_CACHE_SIZE);
+    const verifier = new Verifier(store, chain.batchToken, chain.chainId, chain.addresses.batchToken, currentBlock, env.READ_TREE_CACHE, env.VERIFY_CACHE_SIZE);
     indexer?.on("reset", () => verifier.clear());
     app.decorate("read", { store, indexer, verifier });
 

@@ -116,7 +116,12 @@ export const verificationSchema = z.object({
   expiryChecked: z.boolean().describe("false when the code carried no expiry (AI 17): the printed date was not compared"),
   dispensedOn: isoDay.nullable(),
   proof: z.object({ unitIndex: z.number().int(), leaf: z.string(), root: z.string(), siblings: z.array(z.string()) }).nullable(),
-  chain: z.object({ block: z.number().int(), method: z.enum(["BatchToken.verifyUnit", "none"]) }),
+  chain: z.object({
+    block: z.number().int().describe("the last indexed block: the verdict is the ledger's state at this block"),
+    method: z
+      .enum(["index", "none"])
+      .describe("index: BatchToken.verifyUnit's checks over the indexed ledger state (re-run verifyUnit with `proof` on any node to confirm); none: the serial list is not available, only the batch was checked"),
+  }),
 });
 
 export const serialUploadBody = z.object({
