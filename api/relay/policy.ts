@@ -1,6 +1,7 @@
-import { AbiCoder, Interface, type FunctionFragment, type Result } from "ethers";
+import { AbiCoder, Interface, type FunctionFragment } from "ethers";
 import { BatchToken__factory, ConsortiumForwarder__factory, Consortium__factory } from "../../typechain-types";
 import type { SystemAddresses } from "../chain/addresses";
+import { canonicalAbiError, tupleOf } from "./abi-strict";
 
 /**
  * What the relay forwards: an allow-list of (target contract, function) with the roles that may
@@ -23,6 +24,8 @@ export interface AllowedFunction {
   name: string;
   selector: string;
   fragment: FunctionFragment;
+  /** The parameters as the strict ABI checker sees them. */
+  params: ReturnType<typeof tupleOf>;
   /** Roles (IConsortium.Role) of active members allowed to call it; "governor" = a current governor. */
   roles: readonly number[] | "governor";
 }
@@ -54,7 +57,7 @@ const ifaceOf = (c: Contract) => (c === "batchToken" ? batchTokenInterface : con
 // thousands of requests per second. The hot path uses AbiCoder on the precomputed fragments.
 export const ALLOWED_FUNCTIONS: AllowedFunction[] = TABLE.map((t) => {
   const fragment = ifaceOf(t.contract).getFunction(t.name)!;
-  return { ...t, fragment, selector: fragment.selector };
+  return { ...t, fragment, selector: fragment.selector, params: tupleOf(fragment.inputs) };
 });
 
 /** ERC-1155 functions whose last argument is the receiver hook's `data`. */
@@ -65,10 +68,10 @@ const ERC1155_DATA_FUNCTIONS = ["safeTransferFrom", "safeBatchTransferFrom"].map
 const coder = AbiCoder.defaultAbiCoder();
 
 export type PolicyVerdict =
-  | { ok: true; fn: AllowedFunction; args: Result }
+  | { ok: true; fn: AllowedFunction }
   | { ok: false; code: "TARGET_NOT_ALLOWED" | "SELECTOR_NOT_ALLOWED" | "ERC1155_DATA_NOT_EMPTY" | "BAD_CALLDATA"; message: string; hint: string };
 
-/** Checks target and calldata against the allow-list; the calldata must decode strictly and re-encode to itself. */
+/** Checks target and calldata against the allow-list; the calldata must be the canonical ABI encoding of the function's arguments. */
 export function checkCall(addresses: SystemAddresses, to: string, data: string): PolicyVerdict {
   const target = to.toLowerCase();
   const contract: Contract | undefined =
@@ -110,19 +113,16 @@ export function checkCall(addresses: SystemAddresses, to: string, data: string):
       hint: `allowed: ${names.join(", ")}`,
     };
   }
-  try {
-    const body = "0x" + data.slice(10).toLowerCase();
-    const args = coder.decode(fn.fragment.inputs, body);
-    if (coder.encode(fn.fragment.inputs, args) !== body) throw new Error("non-canonical encoding");
-    return { ok: true, fn, args };
-  } catch (err) {
+  const problem = canonicalAbiError(fn.params, data.slice(10).toLowerCase());
+  if (problem) {
     return {
       ok: false,
       code: "BAD_CALLDATA",
-      message: `data is not a canonical ABI encoding of ${fn.name}: ${(err as Error).message.split(" (")[0]}`,
+      message: `data is not a canonical ABI encoding of ${fn.name}: ${problem}`,
       hint: `encode the call with the ${contract === "batchToken" ? "BatchToken" : "Consortium"} ABI (see api/client)`,
     };
   }
+  return { ok: true, fn };
 }
 
 /** Decodes revert data with the BatchToken, Consortium and Forwarder ABIs (custom errors, Error(string), Panic). */
