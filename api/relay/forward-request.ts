@@ -1,5 +1,6 @@
 import createKeccakHash from "keccak";
 import secp256k1 from "secp256k1";
+import { keccak256 } from "../domain/merkle";
 
 /**
  * OpenZeppelin 5 `ERC2771Forwarder` requests for the consortium's forwarder (EIP-712 domain
@@ -68,8 +69,12 @@ export function nativeCryptoStatus(): { secp256k1: boolean; keccak: boolean } {
   return { secp256k1: loads("secp256k1/bindings"), keccak: loads("keccak/bindings") };
 }
 
+/**
+ * keccak256: the WebAssembly permutation for the small inputs of the request path (digests,
+ * addresses), the native addon for large ones (transactions of a 200-request batch: ~120 KB).
+ */
 export function keccak(data: Buffer): Buffer {
-  return createKeccakHash("keccak256").update(data).digest();
+  return data.length <= 2048 ? keccak256(data) : createKeccakHash("keccak256").update(data).digest();
 }
 
 const utf8 = (s: string) => Buffer.from(s, "utf8");
@@ -82,11 +87,18 @@ const VERSION_HASH = keccak(utf8(FORWARDER_VERSION));
 /** secp256k1 group order / 2: OpenZeppelin's ECDSA refuses signatures with a larger s (malleability). */
 const HALF_N = Buffer.from("7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0", "hex");
 
+/** Checksummed addresses seen recently: a relay meets the same few hundred members over and over. */
+const checksums = new Map<string, string>();
+
 /** EIP-55 checksum of 40 lower-case hex digits, with the native keccak (ethers' getAddress hashes in JS). */
 export function checksum(lowerHex: string): string {
+  const hit = checksums.get(lowerHex);
+  if (hit) return hit;
   const hash = keccak(Buffer.from(lowerHex, "ascii")).toString("hex");
   let out = "0x";
   for (let i = 0; i < 40; i++) out += parseInt(hash[i], 16) >= 8 ? lowerHex[i].toUpperCase() : lowerHex[i];
+  if (checksums.size >= 10_000) checksums.clear();
+  checksums.set(lowerHex, out);
   return out;
 }
 
@@ -143,17 +155,28 @@ export function forwardRequestDigest(domain: ForwarderDomain, request: ForwardRe
 }
 
 /**
- * The address that signed `digest`, or undefined when the signature is not one OpenZeppelin's
- * ECDSA.tryRecover accepts (length ≠ 65, v ∉ {27, 28}, s in the upper half, or no point).
+ * r‖s and the recovery id of a signature OpenZeppelin's ECDSA.tryRecover accepts, or undefined
+ * when it refuses it (length ≠ 65, v ∉ {27, 28}, s in the upper half).
  */
-export function recoverSigner(digest: Buffer, signature: string): string | undefined {
+export function signatureParts(signature: string): { rs: Buffer; recid: number } | undefined {
   const sig = hexToBuffer(signature);
   if (sig.length !== 65) return undefined;
   const v = sig[64];
   if (v !== 27 && v !== 28) return undefined;
   if (sig.subarray(32, 64).compare(HALF_N) > 0) return undefined;
+  return { rs: sig.subarray(0, 64), recid: v - 27 };
+}
+
+/**
+ * The address that signed `digest`, or undefined when the signature is not one OpenZeppelin's
+ * ECDSA.tryRecover accepts (length ≠ 65, v ∉ {27, 28}, s in the upper half, or no point).
+ * The relay recovers on a worker thread (recovery.ts) with the same rules.
+ */
+export function recoverSigner(digest: Buffer, signature: string): string | undefined {
+  const parts = signatureParts(signature);
+  if (!parts) return undefined;
   try {
-    const pub = secp256k1.ecdsaRecover(sig.subarray(0, 64), v - 27, digest, false);
+    const pub = secp256k1.ecdsaRecover(parts.rs, parts.recid, digest, false);
     return checksum(keccak(Buffer.from(pub.subarray(1))).subarray(12).toString("hex"));
   } catch {
     return undefined;

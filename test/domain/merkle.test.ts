@@ -5,6 +5,7 @@ import {
   GS1_CSET82,
   SerialTreeError,
   buildSerialTree,
+  keccak256 as wasmKeccak256,
   serialLeaf,
   verifySerialProof,
   type SerialTreeErrorCode,
@@ -222,6 +223,18 @@ describe('serial Merkle tree (api/domain/merkle)', function () {
       expectCode(() => tree.proof(0.5), 'UNIT_INDEX_INVALID');
       expectCode(() => serialLeaf(2 ** 32, 'A1'), 'UNIT_INDEX_INVALID');
       expectCode(() => serialLeaf(0, 'bad serial'), 'SERIAL_INVALID');
+    });
+  });
+
+  describe('keccak256 of any byte string', function () {
+    it('equals ethers keccak256 for every length around the 136-byte block boundaries and random data', function () {
+      const next = rng(7);
+      for (const n of [0, 1, 31, 32, 33, 134, 135, 136, 137, 271, 272, 273, 500, 2048]) {
+        for (let k = 0; k < 3; k++) {
+          const data = Uint8Array.from({ length: n }, () => Math.floor(next() * 256));
+          expect('0x' + wasmKeccak256(data).toString('hex'), `length ${n}`).to.equal(keccak256(data));
+        }
+      }
     });
   });
 });
