@@ -6,6 +6,7 @@ import { ChainView } from "./chain-view";
 import { CustodialStore } from "./custodial";
 import { nativeCryptoStatus } from "./forward-request";
 import { Intake } from "./intake";
+import { SignerRecovery } from "./recovery";
 import { createRelayMetrics } from "./metrics";
 import { Outbox } from "./outbox";
 import relayRoutes from "./routes";
@@ -67,7 +68,8 @@ export default fp(
       txGasCap: env.RELAY_TX_GAS_CAP,
       enabled: env.RELAY_SUBMITTER_ENABLED,
     });
-    const intake = new Intake({ env, chainId: app.chain.chainId, addresses: config.addresses, rpc, outbox, view, submitter, metrics });
+    const recovery = new SignerRecovery();
+    const intake = new Intake({ env, chainId: app.chain.chainId, addresses: config.addresses, rpc, outbox, view, submitter, metrics, recovery });
     const custodial = env.RELAY_KEYSTORE_PASSPHRASE ? new CustodialStore(outbox.db, config.dataDir, env.RELAY_KEYSTORE_PASSPHRASE, env.RELAY_KEYSTORE_SCRYPT_N) : undefined;
     app.decorate("relay", { outbox, intake, submitter, custodial });
 
@@ -131,6 +133,7 @@ export default fp(
     app.addHook("onClose", async () => {
       if (timer) clearTimeout(timer);
       await submitter.stop();
+      await recovery.close();
       outbox.close();
     });
   },

@@ -2,7 +2,8 @@ import { ApiError } from "../errors";
 import type { SystemAddresses } from "../chain/addresses";
 import { NodeUnavailableError, type ChainView } from "./chain-view";
 import type { RpcClient } from "./rpc";
-import { checksum, forwardRequestDigest, recoverSigner, type ForwardRequestData } from "./forward-request";
+import { checksum, forwardRequestDigest, type ForwardRequestData } from "./forward-request";
+import type { SignerRecovery } from "./recovery";
 import { DuplicateNonceError, type Outbox, type RequestRow } from "./outbox";
 import { ROLE_NAMES, checkCall, consortiumInterface } from "./policy";
 import { laneOf, type Submitter } from "./submitter";
@@ -26,6 +27,7 @@ export interface IntakeOptions {
   view: ChainView;
   submitter: Submitter;
   metrics: RelayMetrics;
+  recovery: SignerRecovery;
 }
 
 export interface Accepted {
@@ -153,7 +155,7 @@ export class Intake {
 
     if (!opts.skipSignature) {
       const digest = forwardRequestDigest({ chainId: this.o.chainId, verifyingContract: addresses.forwarder }, request);
-      const recovered = recoverSigner(digest, request.signature);
+      const recovered = await this.o.recovery.recover(digest, request.signature);
       if (!recovered) this.refuse(401, "SIGNATURE_INVALID", "the signature is malformed (v must be 27 or 28, s in the lower half of the curve order)", "sign the EIP-712 ForwardRequest with a standard wallet or api/client");
       if (recovered !== request.from) {
         this.refuse(
