@@ -16,10 +16,12 @@
  *
  * Env: BENCH_SECONDS (60), BENCH_WINDOW (64 per member), BENCH_RELAYERS (8), BENCH_BATCH (200),
  * BENCH_PENDING (4 per key, Besu sequenced-pool safe), BENCH_GAS (request gas, 200000),
+ * BENCH_PRESIGN (requests per second of load signed before the clock starts, 1500),
  * BENCH_PROFILE (a directory: the relay writes a V8 CPU profile there).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -34,6 +36,7 @@ const RELAYERS = Number(process.env.BENCH_RELAYERS ?? 8);
 const BATCH = Number(process.env.BENCH_BATCH ?? 200);
 const PENDING = Number(process.env.BENCH_PENDING ?? 4);
 const REQUEST_GAS = BigInt(process.env.BENCH_GAS ?? 200_000);
+const PRESIGN_PER_SECOND = Number(process.env.BENCH_PRESIGN ?? 1500);
 const TS_NODE = require.resolve("ts-node/dist/bin.js");
 const DEV = Mnemonic.fromPhrase("test test test test test test test test test test test junk");
 const dev = (i: number) => HDNodeWallet.fromMnemonic(DEV, `m/44'/60'/0'/0/${i}`);
@@ -60,29 +63,59 @@ interface LoadReport {
   refused: Record<string, number>;
   networkErrors: number;
   durationMs: number;
+  /** CPU the load generator used during the load (ms). */
+  cpuMs: number;
 }
 
 // ── Load generator (child process) ──
 
+// node:http with keep-alive rather than fetch: fetch (undici) cost the load generator ~0.8 ms of
+// CPU per request here, which the relay and the node then did not get.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1024 });
+function post(url: string, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (text += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
 async function runLoad(cfg: LoadConfig): Promise<LoadReport> {
-  const report: LoadReport = { accepted: 0, refused: {}, networkErrors: 0, durationMs: 0 };
+  const report: LoadReport = { accepted: 0, refused: {}, networkErrors: 0, durationMs: 0, cpuMs: 0 };
   const domain = { chainId: 1337n, verifyingContract: cfg.addresses.forwarder };
+  // Members sign on their own machines: the requests of the first PRESIGN_PER_SECOND × seconds
+  // are signed before the clock starts, so that signing does not take CPU from the relay here.
+  const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600 + cfg.seconds);
+  const flows = FLOWS.map(([from, to], f) => {
+    const wallet = dev(from);
+    const data = calls.ship(BigInt(cfg.batchId), 1n, dev(to).address);
+    let nonce = BigInt(cfg.startNonces[f]);
+    const next = () => {
+      const request: ForwardRequest = { from: wallet.address, to: cfg.addresses.batchToken, value: 0n, gas: REQUEST_GAS, nonce: nonce++, deadline, data };
+      return JSON.stringify({ request: toJson(request, signDigest(forwardRequestDigest(domain, request), wallet.privateKey)) });
+    };
+    const presigned = Array.from({ length: Math.ceil((PRESIGN_PER_SECOND * cfg.seconds) / FLOWS.length) }, next);
+    let used = 0;
+    return { next: () => (used < presigned.length ? presigned[used++] : next()) };
+  });
   const started = Date.now();
+  const cpuStart = process.cpuUsage();
   const stopAt = started + cfg.seconds * 1000;
   await Promise.all(
-    FLOWS.map(async ([from, to], f) => {
-      const wallet = dev(from);
-      const receiver = dev(to).address;
-      const data = calls.ship(BigInt(cfg.batchId), 1n, receiver);
-      let nonce = BigInt(cfg.startNonces[f]);
+    flows.map(async (flow) => {
       const worker = async () => {
         while (Date.now() < stopAt) {
-          const request: ForwardRequest = { from: wallet.address, to: cfg.addresses.batchToken, value: 0n, gas: REQUEST_GAS, nonce: nonce++, deadline: BigInt(Math.floor(Date.now() / 1000) + 3600), data };
-          const body = JSON.stringify({ request: toJson(request, signDigest(forwardRequestDigest(domain, request), wallet.privateKey)) });
+          const body = flow.next();
           for (let attempt = 0; ; attempt++) {
             try {
-              const res = await fetch(`${cfg.url}/v1/requests`, { method: "POST", headers: { "content-type": "application/json" }, body });
-              const json = (await res.json()) as { error?: { code: string } };
+              const res = await post(`${cfg.url}/v1/requests`, body);
+              const json = JSON.parse(res.body) as { error?: { code: string } };
               if (res.status === 202) report.accepted++;
               else if ((res.status === 429 || res.status === 503 || json.error?.code === "NONCE_TOO_FAR") && attempt < 200) {
                 // Back-pressure: the relay is that far ahead of the chain; the same request again later.
@@ -103,6 +136,8 @@ async function runLoad(cfg: LoadConfig): Promise<LoadReport> {
     }),
   );
   report.durationMs = Date.now() - started;
+  const cpu = process.cpuUsage(cpuStart);
+  report.cpuMs = (cpu.user + cpu.system) / 1000;
   return report;
 }
 
@@ -116,6 +151,16 @@ function rssMB(pid: number): number {
     return m ? Number(m[1]) / 1024 : 0;
   } catch {
     return 0;
+  }
+}
+
+/** CPU seconds (user + system) a process used so far, from /proc (clock ticks of 10 ms). */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
   }
 }
 
@@ -203,10 +248,19 @@ async function main() {
     const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssMB(relay!.pid!))), 500);
     const cfg: LoadConfig = { url, addresses, batchId: batchId.toString(), seconds: SECONDS, window: WINDOW, startNonces };
     const loader = spawn(process.execPath, [TS_NODE, "--transpile-only", __filename], { cwd: REPO_ROOT, env: { ...process.env, BENCH_ROLE: "load", BENCH_CONFIG: JSON.stringify(cfg) }, stdio: ["ignore", "pipe", "inherit"] });
+    // Where the two cores go during the load: relay, node and load generator.
+    const cpuBefore = { relay: cpuSeconds(relay.pid), node: cpuSeconds(node.child.pid) };
     let loadOut = "";
     loader.stdout!.on("data", (c: Buffer) => (loadOut += c.toString()));
     await new Promise((r) => loader.once("exit", r));
     const load = JSON.parse(loadOut.trim().split("\n").pop()!) as LoadReport;
+    const loadSeconds = load.durationMs / 1000;
+    const cpuShare = (s: number) => Math.round((s / loadSeconds) * 100);
+    const cpu = {
+      relayPct: cpuShare(cpuSeconds(relay.pid) - cpuBefore.relay),
+      nodePct: cpuShare(cpuSeconds(node.child.pid) - cpuBefore.node),
+      loadGeneratorPct: cpuShare(load.cpuMs / 1000),
+    };
 
     const db = new Database(path.join(dataDir, "relay-outbox.sqlite"), { readonly: true, fileMustExist: true });
     const drainUntil = Date.now() + 180_000;
@@ -241,6 +295,7 @@ async function main() {
       p99AcceptToMinedMs: percentile(latencies, 99),
       meanBatchSize: Math.round((metric("medtrace_relay_batch_size_sum") / metric("medtrace_relay_batch_size_count")) * 10) / 10,
       rssMB: Math.round(maxRss),
+      cpuPercentDuringLoad: cpu,
       cpus: os.cpus().length,
       loadAverage: os.loadavg().map((x) => Math.round(x * 10) / 10),
     };
@@ -259,6 +314,7 @@ async function main() {
       ["relay RSS (MB, max)", result.rssMB, "≤ 300"],
       ["accepted / mined / failed / unfinished", `${result.accepted} / ${result.mined} / ${result.failed} / ${result.unfinished}`, "all mined"],
       ["refused at intake", JSON.stringify(result.refused), ""],
+      ["CPU during load (% of one core): relay / node / load generator", `${cpu.relayPct} / ${cpu.nodePct} / ${cpu.loadGeneratorPct}`, "of 200"],
       ["load average (1/5/15 min)", result.loadAverage.join(" / "), ""],
     ];
     for (const [k, v, bar] of rows2) console.log(`| ${k} | ${v} | ${bar} |`);
