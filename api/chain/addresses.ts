@@ -1,7 +1,17 @@
 import fs from "node:fs";
 import path from "node:path";
 
-export const REPO_ROOT = path.resolve(__dirname, "..", "..");
+/**
+ * The repository's root: the nearest directory above this file with a package.json, so that the
+ * sources (api/chain) and the compiled service (dist/api/chain, npm run build) find the same
+ * artifacts, deployments, data and portal files.
+ */
+export const REPO_ROOT = (() => {
+  for (let dir = path.resolve(__dirname, "..", ".."); ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, "package.json"))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(__dirname, "..", "..");
+  }
+})();
 
 /** Addresses of the deployed System module. */
 export interface SystemAddresses {

@@ -1,4 +1,5 @@
 import path from "node:path";
+import { REPO_ROOT } from "../chain/addresses";
 import fp from "fastify-plugin";
 import fastifyStatic from "@fastify/static";
 import { Counter, Gauge } from "prom-client";
@@ -74,7 +75,7 @@ export default fp(
       portalBaseUrl: env.PORTAL_BASE_URL,
       currentBlock,
     });
-    await app.register(fastifyStatic, { root: path.join(__dirname, "public"), prefix: "/portal/", index: ["index.html"], maxAge: 60_000 });
+    await app.register(fastifyStatic, { root: path.join(REPO_ROOT, "api", "read", "public"), prefix: "/portal/", index: ["index.html"], maxAge: 60_000 });
     app.get("/", { schema: { hide: true } }, async (_request, reply) => reply.redirect("/portal/", 302));
 
     app.addHook("onReady", async () => indexer?.start());
