@@ -9,7 +9,7 @@
  *     regulator: four sender keys, nonces kept locally), then one evm_mine — a whole wave per block.
  *     Batches shuttle between the two distributors (ship + accept = 2 events per hop).
  *  3. Indexes the chain into a fresh SQLite index in this process: indexEventsPerSec.
- *  4. Starts the service (api/server.ts, relay off) as a child process on that index, uploads
+ *  4. Starts the service (compiled to dist/ first, as npm run serve runs it; relay off) as a child process on that index, uploads
  *     every batch's serial list (producer-signed), then measures custody history latency
  *     (sequential requests over random batches) and public verification under load (autocannon,
  *     random batch and serial per request, so most requests miss the verdict cache and call
@@ -38,7 +38,8 @@ import { IndexStore } from "../api/read/store";
 import { serialUploadMessage } from "../api/read/verification";
 import { BatchToken__factory, Consortium__factory } from "../typechain-types";
 import { deploySystemOnNode, devWallet, rpcProvider } from "../test/fixtures/chain";
-import { freePort, startAnvil } from "./lib/nodes";
+import { cpuSample, cpuShares } from "./lib/cpu";
+import { buildService, freePort, startAnvil } from "./lib/nodes";
 
 const BATCHES = Number(process.env.BENCH_BATCHES ?? 1000);
 const HOPS = Number(process.env.BENCH_HOPS ?? 99);
@@ -165,9 +166,8 @@ async function main() {
 
     // ── The service, as its own process, on that index ──
     const port = await freePort();
-    const tsNode = path.join(REPO_ROOT, "node_modules", "ts-node", "register", "transpile-only");
     const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CPU_PROF] : [];
-    const service = spawn(process.execPath, [...profile, "-r", tsNode, path.join(REPO_ROOT, "api", "server.ts")], {
+    const service = spawn(process.execPath, [...profile, buildService()], {
       cwd: REPO_ROOT,
       env: {
         ...process.env,
@@ -256,7 +256,9 @@ async function main() {
         instance.on("response", (_client: unknown, _statusCode: number, _bytes: number, responseTime: number) => latencies.push(responseTime));
       });
     };
+    const machineBefore = cpuSample();
     const { result, latencies } = await load(VERIFY_SECONDS, paths);
+    const machine = cpuShares(machineBefore, cpuSample());
     const fixedPath = paths();
     const cached = await load(Math.max(3, Math.round(VERIFY_SECONDS / 3)), () => fixedPath);
     const status = fs.readFileSync(`/proc/${service.pid}/status`, "utf8");
@@ -282,6 +284,7 @@ async function main() {
       verifyCachedPerSec: Math.round(cached.result.requests.average),
       verifyCachedP95Ms: percentile(cached.latencies, 95),
       verifySampleVerdict: sample.verdict,
+      machineDuringVerify: machine,
       rssMB: Number(rssMB.toFixed(1)),
       peakRssMB: Number(hwmMB.toFixed(1)),
       totalSeconds: Math.round((Date.now() - started) / 1000),
@@ -298,6 +301,7 @@ async function main() {
       ["verifyCachedPerSec (one pack, cache hits)", String(out.verifyCachedPerSec), ""],
       ["verify non-2xx", String(out.verifyNon2xx), "0"],
       ["rssMB (peak)", `${out.rssMB} (${out.peakRssMB})`, ""],
+      ["machine during verification: CPU stolen by the host / idle (%)", `${machine.stealPct} / ${machine.idlePct}`, "steal ≈ 0 for a valid run"],
     ];
     console.log("\n| metric | value | bar |\n|---|---|---|");
     for (const r of rows) console.log(`| ${r[0]} | ${r[1]} | ${r[2]} |`);

@@ -6,7 +6,7 @@
  *  2. Mints one large batch and spreads stock so five members can ship one unit at a time:
  *     producer → distributor, distributor → pharmacy, distributor2 → pharmacy,
  *     pharmacy → distributor (return), pharmacy2 → distributor2 (return).
- *  3. Starts the relay (api/server.ts, read side off) as a child process with BENCH_RELAYERS
+ *  3. Starts the relay (compiled to dist/ first, as npm run serve runs it; read side off) as a child process with BENCH_RELAYERS
  *     relayer keys (dev accounts 11…), and the load generator as another child process (this file
  *     with BENCH_ROLE=load): each member signs EIP-712 requests natively and keeps BENCH_WINDOW
  *     of them in flight over HTTP for BENCH_SECONDS.
@@ -16,7 +16,7 @@
  *
  * Env: BENCH_SECONDS (60), BENCH_WINDOW (64 per member), BENCH_RELAYERS (8), BENCH_BATCH (200),
  * BENCH_PENDING (4 per key, Besu sequenced-pool safe), BENCH_GAS (request gas, 200000),
- * BENCH_PRESIGN (requests per second of load signed before the clock starts, 1500),
+ * BENCH_BATCH_WAIT (RELAY_BATCH_WAIT_MS, 100), BENCH_PRESIGN (requests per second of load signed before the clock starts, 1500),
  * BENCH_PROFILE (a directory: the relay writes a V8 CPU profile there).
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -28,6 +28,7 @@ import Database from "better-sqlite3";
 import { HDNodeWallet, Mnemonic } from "ethers";
 import { REPO_ROOT, type SystemAddresses } from "../api/chain/addresses";
 import { calls } from "../api/client";
+import { cpuSample, cpuShares } from "./lib/cpu";
 import { forwardRequestDigest, signDigest, toJson, type ForwardRequest } from "../api/relay/forward-request";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
@@ -36,6 +37,7 @@ const RELAYERS = Number(process.env.BENCH_RELAYERS ?? 8);
 const BATCH = Number(process.env.BENCH_BATCH ?? 200);
 const PENDING = Number(process.env.BENCH_PENDING ?? 4);
 const REQUEST_GAS = BigInt(process.env.BENCH_GAS ?? 200_000);
+const BATCH_WAIT = Number(process.env.BENCH_BATCH_WAIT ?? 100);
 const PRESIGN_PER_SECOND = Number(process.env.BENCH_PRESIGN ?? 1500);
 const TS_NODE = require.resolve("ts-node/dist/bin.js");
 const DEV = Mnemonic.fromPhrase("test test test test test test test test test test test junk");
@@ -179,7 +181,7 @@ async function waitHealthy(url: string, child: ChildProcess, output: () => strin
 }
 
 async function main() {
-  const { startAnvil, freePort } = await import("./lib/nodes");
+  const { startAnvil, freePort, buildService } = await import("./lib/nodes");
   const { deploySystemOnNode, rpcProvider, systemAt } = await import("../test/fixtures/chain");
   const { dayNumberOf } = await import("../api/domain/gs1");
 
@@ -212,7 +214,7 @@ async function main() {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "medtrace-bench-relay-"));
     let out = "";
     const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-    relay = spawn(process.execPath, [...profile, TS_NODE, "--transpile-only", path.join(REPO_ROOT, "api", "server.ts")], {
+    relay = spawn(process.execPath, [...profile, ...(process.env.BENCH_TS ? [TS_NODE, "--transpile-only", path.join(REPO_ROOT, "api", "server.ts")] : [buildService()])], {
       cwd: REPO_ROOT,
       env: {
         ...process.env,
@@ -230,7 +232,7 @@ async function main() {
         RELAY_MAX_BATCH_SIZE: String(BATCH),
         RELAY_MAX_PENDING_PER_KEY: String(PENDING),
         RELAY_TX_GAS_CAP: "200000000",
-        RELAY_BATCH_WAIT_MS: "100",
+        RELAY_BATCH_WAIT_MS: String(BATCH_WAIT),
         RELAY_POLL_MS: "200",
         RELAY_NONCE_WINDOW: "2000",
       },
@@ -250,9 +252,11 @@ async function main() {
     const loader = spawn(process.execPath, [TS_NODE, "--transpile-only", __filename], { cwd: REPO_ROOT, env: { ...process.env, BENCH_ROLE: "load", BENCH_CONFIG: JSON.stringify(cfg) }, stdio: ["ignore", "pipe", "inherit"] });
     // Where the two cores go during the load: relay, node and load generator.
     const cpuBefore = { relay: cpuSeconds(relay.pid), node: cpuSeconds(node.child.pid) };
+    const machineBefore = cpuSample();
     let loadOut = "";
     loader.stdout!.on("data", (c: Buffer) => (loadOut += c.toString()));
     await new Promise((r) => loader.once("exit", r));
+    const machine = cpuShares(machineBefore, cpuSample());
     const load = JSON.parse(loadOut.trim().split("\n").pop()!) as LoadReport;
     const loadSeconds = load.durationMs / 1000;
     const cpuShare = (s: number) => Math.round((s / loadSeconds) * 100);
@@ -296,6 +300,7 @@ async function main() {
       meanBatchSize: Math.round((metric("medtrace_relay_batch_size_sum") / metric("medtrace_relay_batch_size_count")) * 10) / 10,
       rssMB: Math.round(maxRss),
       cpuPercentDuringLoad: cpu,
+      machineDuringLoad: machine,
       cpus: os.cpus().length,
       loadAverage: os.loadavg().map((x) => Math.round(x * 10) / 10),
     };
@@ -315,6 +320,7 @@ async function main() {
       ["accepted / mined / failed / unfinished", `${result.accepted} / ${result.mined} / ${result.failed} / ${result.unfinished}`, "all mined"],
       ["refused at intake", JSON.stringify(result.refused), ""],
       ["CPU during load (% of one core): relay / node / load generator", `${cpu.relayPct} / ${cpu.nodePct} / ${cpu.loadGeneratorPct}`, "of 200"],
+      ["machine during load: CPU stolen by the host / idle (% of both cores)", `${machine.stealPct} / ${machine.idlePct}`, "steal ≈ 0 for a valid run"],
       ["load average (1/5/15 min)", result.loadAverage.join(" / "), ""],
     ];
     for (const [k, v, bar] of rows2) console.log(`| ${k} | ${v} | ${bar} |`);
