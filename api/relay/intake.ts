@@ -6,7 +6,7 @@ import { checksum, forwardRequestDigest, type ForwardRequestData } from "./forwa
 import type { SignerRecovery } from "./recovery";
 import { DuplicateNonceError, type Outbox, type RequestRow } from "./outbox";
 import { ROLE_NAMES, checkCall, consortiumInterface } from "./policy";
-import { laneOf, type Submitter } from "./submitter";
+import type { Submitter } from "./submitter";
 import type { RelayMetrics } from "./metrics";
 import type { RelayEnv } from "./config";
 import type { RequestStatus, SubmitBody } from "./schemas";
@@ -205,7 +205,7 @@ export class Intake {
       this.refuse(422, "CALL_REVERTED", `${fn.name} would revert with ${sim.error}`, "fix the call: the error name and arguments say why the contract refuses it", { error: sim.error, args: sim.args });
     }
 
-    const lane = laneOf(request.from, this.o.submitter.laneCount || 1);
+    const lane = this.o.submitter.laneFor(request.from);
     let row: RequestRow;
     try {
       row = await this.o.outbox.enqueue({

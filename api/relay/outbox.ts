@@ -165,6 +165,8 @@ export class Outbox {
       maxLiveNonce: this.db.prepare(
         `SELECT MAX(nonce) AS n FROM requests WHERE signer = ? AND state IN ('queued','submitted')`,
       ),
+      liveLanes: this.db.prepare(`SELECT signer, lane, state FROM requests WHERE state IN ('queued','submitted') GROUP BY signer, lane, state`),
+      moveQueued: this.db.prepare(`UPDATE requests SET lane = ? WHERE signer = ? AND state = 'queued' AND lane <> ?`),
       queuedForLane: this.db.prepare(`SELECT * FROM requests WHERE state = 'queued' AND lane = ? ORDER BY signer, nonce LIMIT ?`),
       counts: this.db.prepare(`SELECT state, COUNT(*) AS n FROM requests GROUP BY state`),
       unfinished: this.db.prepare(`SELECT * FROM requests WHERE state IN ('queued','submitted')`),
@@ -299,6 +301,16 @@ export class Outbox {
   maxPendingNonce(signer: string): number | undefined {
     const row = this.stmt.maxLiveNonce.get(signer) as { n: number | null };
     return row.n ?? undefined;
+  }
+
+  /** The lanes of each signer's requests not yet on chain. */
+  liveLanes(): { signer: string; lane: number; state: "queued" | "submitted" }[] {
+    return this.stmt.liveLanes.all() as { signer: string; lane: number; state: "queued" | "submitted" }[];
+  }
+
+  /** Moves a signer's queued requests to `lane`; returns how many moved. */
+  moveQueued(signer: string, lane: number): number {
+    return this.stmt.moveQueued.run(lane, signer, lane).changes;
   }
 
   queuedForLane(lane: number, limit: number): RequestRow[] {

@@ -17,8 +17,12 @@ import type { RelayMetrics } from "./metrics";
  * the whole transaction, so one bad request never sinks the others.
  *
  * Ordering: the forwarder wants each signer's nonces in order. A signer is pinned to one lane
- * (hash of its address), and one lane's transactions execute in relayer-nonce order, so a
- * signer's requests reach the chain in nonce order even with several batches in flight.
+ * (the lane with the fewest signers when the relay first sees it; at start-up, the lane of its
+ * requests already in flight), and one lane's transactions execute in relayer-nonce order, so a
+ * signer's requests reach the chain in nonce order even with several batches in flight. Pinning
+ * by a hash of the address put two of the benchmark's five members on one of eight lanes, which
+ * then held back mining; it also stranded queued requests when RELAYER_KEYS changed between
+ * restarts (their lane no longer existed), which the start-up assignment now moves.
  *
  * Outcome of each request = the forwarder's ExecutedForwardRequest(signer, nonce, success) log
  * in the receipt. A request without such a log was skipped: if the signer's forwarder nonce has
@@ -70,10 +74,6 @@ interface Lane {
   signerNext: Map<string, bigint>;
 }
 
-/** Request ids per lane index, in the order `laneOf` assigns them. */
-export function laneOf(signer: string, lanes: number): number {
-  return Number(BigInt("0x" + signer.slice(-8)) % BigInt(lanes));
-}
 
 const BASE_TX_GAS = 60_000n;
 const PER_REQUEST_OVERHEAD = 45_000n;
@@ -93,11 +93,59 @@ export class Submitter {
   /** Requests accepted for each lane since its last batch (a hint: the outbox is the truth). */
   private queuedHint = new Map<number, number>();
 
+  /** Lane of each signer seen (lower-case address), and how many signers each lane carries. */
+  private readonly signerLane = new Map<string, number>();
+  private readonly signersPerLane: number[];
+
   constructor(private readonly o: SubmitterOptions) {
     this.lanes = o.relayerKeys.map((key, index) => {
       const wallet = new Wallet(key);
       return { index, wallet, address: wallet.address, nextNonce: undefined, inflight: new Map(), backoffUntil: 0, signerNext: new Map() };
     });
+    this.signersPerLane = this.lanes.map(() => 0);
+    this.assignLiveSigners();
+  }
+
+  /**
+   * Signers with requests not yet on chain keep the lane of their submitted ones (if that lane
+   * still exists); their queued requests follow it. Everyone else is assigned when next seen.
+   */
+  private assignLiveSigners() {
+    if (this.lanes.length === 0) return;
+    const live = this.o.outbox.liveLanes();
+    const submittedLane = new Map<string, number>();
+    for (const r of live) if (r.state === "submitted" && r.lane < this.lanes.length) submittedLane.set(r.signer.toLowerCase(), r.lane);
+    for (const r of live) {
+      const key = r.signer.toLowerCase();
+      if (this.signerLane.has(key)) continue;
+      const lane = submittedLane.get(key) ?? this.laneFor(r.signer);
+      this.pin(key, lane);
+    }
+    for (const r of live) {
+      const lane = this.signerLane.get(r.signer.toLowerCase())!;
+      if (r.state === "queued" && r.lane !== lane) {
+        const moved = this.o.outbox.moveQueued(r.signer, lane);
+        if (moved > 0) this.o.log.info({ signer: r.signer, from: r.lane, to: lane, moved }, "queued requests moved to their signer's lane");
+      }
+    }
+  }
+
+  private pin(key: string, lane: number) {
+    if (this.signerLane.has(key)) return;
+    this.signerLane.set(key, lane);
+    this.signersPerLane[lane]++;
+  }
+
+  /** The lane that sends `signer`'s requests: fixed once chosen, the least busy one for a new signer. */
+  laneFor(signer: string): number {
+    if (this.lanes.length === 0) return 0;
+    const key = signer.toLowerCase();
+    const known = this.signerLane.get(key);
+    if (known !== undefined) return known;
+    let best = 0;
+    for (let i = 1; i < this.signersPerLane.length; i++) if (this.signersPerLane[i] < this.signersPerLane[best]) best = i;
+    this.pin(key, best);
+    return best;
   }
 
   get laneCount(): number {
@@ -165,6 +213,8 @@ export class Submitter {
       }
       lane.inflight.set(tx.hash, toInflight(tx));
     }
+    // Requests of transactions just requeued, or of lanes that no longer exist, follow their signer.
+    this.assignLiveSigners();
   }
 
   private async loop() {

@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { buildApp } from "../../../api/app";
 import { RelayClient, calls } from "../../../api/client";
 import { batchTokenInterface } from "../../../api/relay/policy";
-import { systemAt } from "../../fixtures/chain";
+import { devWallet, systemAt } from "../../fixtures/chain";
 import { Outbox } from "../../../api/relay/outbox";
 import { executedRequests, giveStock, mintStock, relayConfig, shipData, signed, startChain, tempDir, testLogger, until, who, ZERO32, type Chain } from "./stack";
 
@@ -237,7 +237,7 @@ describe("relay intake: signed requests through app.inject against a real anvil 
     }
   });
 
-  it("keeps requests durable: what a queue-only relay accepted, a relay on the same outbox sends after restart, and a failing request in the batch does not sink the others", async function () {
+  it("keeps requests durable: what a queue-only relay (4 relayer keys) accepted, a relay on the same outbox with 1 key sends after restart, and a failing request in the batch does not sink the others", async function () {
     const dataDir = tempDir("restart");
     const first = await buildApp(relayConfig(chain.url, chain.addresses, { RELAY_SUBMITTER_ENABLED: "false" }, dataDir), testLogger());
     const p = await nonceOf(who.producer.address);
@@ -255,8 +255,11 @@ describe("relay intake: signed requests through app.inject against a real anvil 
       expect(res.statusCode, res.body).to.equal(202);
       ids.push(res.json().id);
     }
+    // The first relay spread the two signers over two of its four lanes; the second has one lane.
+    const lanes = new Set(first.relay.outbox.liveLanes().map((r) => r.lane));
+    expect(lanes.size).to.equal(2);
     await first.close();
-    const second = await buildApp(relayConfig(chain.url, chain.addresses, {}, dataDir), testLogger());
+    const second = await buildApp(relayConfig(chain.url, chain.addresses, { RELAYER_KEYS: devWallet(11).privateKey }, dataDir), testLogger());
     await second.ready();
     try {
       const states = async () => Promise.all(ids.map(async (id) => (await second.inject({ method: "GET", url: `/v1/requests/${id}` })).json()));
