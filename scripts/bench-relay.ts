@@ -14,10 +14,11 @@
  *     from the outbox (SQLite, read-only) and the batch-size histogram from /metrics, samples
  *     the relay's RSS throughout, prints a table and writes bench-results/relay.json.
  *
- * Env: BENCH_SECONDS (60), BENCH_WINDOW (64 per member), BENCH_RELAYERS (8), BENCH_BATCH (200),
+ * Env: BENCH_SECONDS (60), BENCH_WINDOW (80 per member), BENCH_RELAYERS (8), BENCH_BATCH (200),
  * BENCH_PENDING (4 per key, Besu sequenced-pool safe), BENCH_GAS (request gas, 200000),
  * BENCH_BATCH_WAIT (RELAY_BATCH_WAIT_MS, 100), BENCH_PRESIGN (requests per second of load signed before the clock starts, 1500),
- * BENCH_PROFILE (a directory: the relay writes a V8 CPU profile there).
+ * BENCH_PROFILE (a directory: the relay writes a V8 CPU profile there), BENCH_TS=1 (run the relay
+ * from the sources under ts-node instead of dist/).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -32,7 +33,7 @@ import { cpuSample, cpuShares } from "./lib/cpu";
 import { forwardRequestDigest, signDigest, toJson, type ForwardRequest } from "../api/relay/forward-request";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
-const WINDOW = Number(process.env.BENCH_WINDOW ?? 64);
+const WINDOW = Number(process.env.BENCH_WINDOW ?? 80);
 const RELAYERS = Number(process.env.BENCH_RELAYERS ?? 8);
 const BATCH = Number(process.env.BENCH_BATCH ?? 200);
 const PENDING = Number(process.env.BENCH_PENDING ?? 4);
@@ -298,6 +299,8 @@ async function main() {
       p95AcceptToMinedMs: percentile(latencies, 95),
       p99AcceptToMinedMs: percentile(latencies, 99),
       meanBatchSize: Math.round((metric("medtrace_relay_batch_size_sum") / metric("medtrace_relay_batch_size_count")) * 10) / 10,
+      meanIntakeMs: Math.round((metric("medtrace_relay_verify_seconds_sum") / metric("medtrace_relay_verify_seconds_count")) * 10_000) / 10,
+      meanSimulationMs: Math.round((metric("medtrace_relay_simulation_seconds_sum") / metric("medtrace_relay_simulation_seconds_count")) * 10_000) / 10,
       rssMB: Math.round(maxRss),
       cpuPercentDuringLoad: cpu,
       machineDuringLoad: machine,
@@ -316,6 +319,8 @@ async function main() {
       ["p95 accept→mined (ms)", result.p95AcceptToMinedMs, "≤ 3,000"],
       ["p99 accept→mined (ms)", result.p99AcceptToMinedMs, ""],
       ["mean batch size", result.meanBatchSize, ""],
+      ["mean intake time: checks, simulation, durable insert (ms)", result.meanIntakeMs, ""],
+      ["  of which waiting for the node's simulation (ms)", result.meanSimulationMs, ""],
       ["relay RSS (MB, max)", result.rssMB, "≤ 300"],
       ["accepted / mined / failed / unfinished", `${result.accepted} / ${result.mined} / ${result.failed} / ${result.unfinished}`, "all mined"],
       ["refused at intake", JSON.stringify(result.refused), ""],

@@ -199,7 +199,9 @@ export class Intake {
       this.refuse(409, "NONCE_ALREADY_QUEUED", `a request with nonce ${request.nonce} of ${request.from} is already at this relay`, "GET /v1/nonces/{address} and sign again with nextNonce");
     }
 
+    const simStarted = process.hrtime.bigint();
     const sim = await this.o.view.simulate(request);
+    this.o.metrics.simulationDuration.observe(Number(process.hrtime.bigint() - simStarted) / 1e9);
     if (!sim.ok) {
       this.o.metrics.reverts.inc({ error: sim.error, stage: "simulation" });
       this.refuse(422, "CALL_REVERTED", `${fn.name} would revert with ${sim.error}`, "fix the call: the error name and arguments say why the contract refuses it", { error: sim.error, args: sim.args });

@@ -11,6 +11,7 @@ export interface RelayMetrics {
   submitLatency: Histogram<string>;
   acceptToMined: Histogram<string>;
   verifyDuration: Histogram<string>;
+  simulationDuration: Histogram<string>;
   nonceLag: Gauge<"relayer">;
 }
 
@@ -55,7 +56,13 @@ export function createRelayMetrics(registry: Registry, outbox: Outbox): RelayMet
     verifyDuration: new Histogram({
       name: "medtrace_relay_verify_seconds",
       help: "Time to verify one request (signature, membership, nonce, simulation)",
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    }),
+    simulationDuration: new Histogram({
+      name: "medtrace_relay_simulation_seconds",
+      help: "Time from asking the node to simulate a request to its answer (requests of one event-loop turn share one eth_call)",
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers: [registry],
     }),
     nonceLag: new Gauge({
