@@ -274,4 +274,66 @@ describe("relay intake: signed requests through app.inject against a real anvil 
       await second.close();
     }
   });
+
+  describe("throttling: clear 429/503 answers, nothing stored", function () {
+    const tight = async (env: Record<string, string>) => {
+      const relay = await buildApp(relayConfig(chain.url, chain.addresses, { RELAY_SUBMITTER_ENABLED: "false", RELAY_MEMBER_CACHE_MS: "0", ...env }), testLogger());
+      await relay.ready();
+      return relay;
+    };
+    const ships = async (relay: FastifyInstance, n: number) => {
+      const next = BigInt((await relay.inject({ method: "GET", url: `/v1/nonces/${who.distributor.address}` })).json().nextNonce as string);
+      return Array.from({ length: n }, (_, i) => signed(chain.addresses, who.distributor, chain.addresses.batchToken, calls.ship(batchId, 1n, who.pharmacy.address), next + BigInt(i)));
+    };
+
+    it("a member over its rate → 429 MEMBER_RATE_LIMITED saying when to retry; the refused request is not queued", async () => {
+      const relay = await tight({ RELAY_MEMBER_RATE_PER_SECOND: "0.1", RELAY_MEMBER_BURST: "2" });
+      try {
+        const [a, b, c] = await ships(relay, 3);
+        expect((await post(relay, { request: a })).statusCode).to.equal(202);
+        expect((await post(relay, { request: b })).statusCode).to.equal(202);
+        const refused = await post(relay, { request: c });
+        expectError(refused, 429, "MEMBER_RATE_LIMITED");
+        expect(refused.json().error.hint).to.match(/^retry after \d+ ms$/);
+        expect(relay.relay.outbox.counts().queued).to.equal(2);
+        // Another member is not held back by it.
+        const other = signed(chain.addresses, who.producer, chain.addresses.batchToken, shipData(batchId, who.distributor.address), await nonceOf(who.producer.address));
+        expect((await post(relay, { request: other })).statusCode).to.equal(202);
+      } finally {
+        await relay.close();
+      }
+    });
+
+    it("one client address over RELAY_IP_RATE_PER_MINUTE → 429 RATE_LIMITED with the limit and the wait", async () => {
+      const relay = await tight({ RELAY_IP_RATE_PER_MINUTE: "2" });
+      try {
+        const [a, b, c] = await ships(relay, 3);
+        expect((await post(relay, { request: a })).statusCode).to.equal(202);
+        expect((await post(relay, { request: b })).statusCode).to.equal(202);
+        const refused = await post(relay, { request: c });
+        expectError(refused, 429, "RATE_LIMITED");
+        expect(refused.json().error.message).to.equal("too many requests: the limit is 2 per 1 minute");
+        expect(refused.json().error.hint).to.match(/^retry after \d+ s$/);
+        expect(refused.headers["retry-after"]).to.match(/^\d+$/);
+        expect(relay.relay.outbox.counts().queued).to.equal(2);
+      } finally {
+        await relay.close();
+      }
+    });
+
+    it("a full queue → 503 QUEUE_FULL; nothing is lost from what was already accepted", async () => {
+      const relay = await tight({ RELAY_MAX_QUEUE: "1" });
+      try {
+        const [a, b] = await ships(relay, 2);
+        const first = await post(relay, { request: a });
+        expect(first.statusCode).to.equal(202);
+        expectError(await post(relay, { request: b }), 503, "QUEUE_FULL");
+        const status = (await relay.inject({ method: "GET", url: `/v1/requests/${first.json().id}` })).json();
+        expect(status.state).to.equal("queued");
+        expect(relay.relay.outbox.counts().queued).to.equal(1);
+      } finally {
+        await relay.close();
+      }
+    });
+  });
 });
