@@ -281,7 +281,7 @@ export class ChainView {
     }
   }
 
-  /** How simulations run now (for /ready and the tests). */
+  /** How simulations run now: batched, or one eth_call per request after the node refused overrides. */
   get simulationMode(): "batched" | "per-request" {
     return this.batchedSimulation ? "batched" : "per-request";
   }
