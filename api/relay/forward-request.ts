@@ -174,9 +174,13 @@ export function signatureParts(signature: string): { rs: Buffer; recid: number }
  */
 export function recoverSigner(digest: Buffer, signature: string): string | undefined {
   const parts = signatureParts(signature);
-  if (!parts) return undefined;
+  return parts && recoverFromParts(digest, parts.rs, parts.recid);
+}
+
+/** The checksummed address whose key made (r‖s, recid) over `digest`, or undefined if there is no such point. */
+export function recoverFromParts(digest: Buffer, rs: Buffer, recid: number): string | undefined {
   try {
-    const pub = secp256k1.ecdsaRecover(parts.rs, parts.recid, digest, false);
+    const pub = secp256k1.ecdsaRecover(rs, recid, digest, false);
     return checksum(keccak(Buffer.from(pub.subarray(1))).subarray(12).toString("hex"));
   } catch {
     return undefined;

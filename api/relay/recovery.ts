@@ -1,6 +1,5 @@
 import { Worker } from "node:worker_threads";
-import secp256k1 from "secp256k1";
-import { checksum, keccak, signatureParts } from "./forward-request";
+import { checksum, recoverFromParts, signatureParts } from "./forward-request";
 
 /**
  * Signature recovery off the event loop. Recovering a secp256k1 public key is the largest single
@@ -36,14 +35,7 @@ interface Pending {
   resolve: (address: string | undefined) => void;
 }
 
-function recoverHere(p: Pending): string | undefined {
-  try {
-    const pub = secp256k1.ecdsaRecover(p.signature, p.recid, p.digest, false);
-    return checksum(keccak(Buffer.from(pub.subarray(1))).subarray(12).toString("hex"));
-  } catch {
-    return undefined;
-  }
-}
+const recoverHere = (p: Pending) => recoverFromParts(p.digest, p.signature, p.recid);
 
 export class SignerRecovery {
   private worker: Worker | undefined;

@@ -148,10 +148,6 @@ export class Submitter {
     return best;
   }
 
-  get laneCount(): number {
-    return this.lanes.length;
-  }
-
   /** Readiness of the submitter: why it cannot send right now, if it cannot. */
   status(): { ok: boolean; detail: string } {
     if (!this.o.enabled) return { ok: true, detail: "submitter disabled (RELAY_SUBMITTER_ENABLED=false): requests are queued only" };
