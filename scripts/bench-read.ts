@@ -38,8 +38,8 @@ import { IndexStore } from "../api/read/store";
 import { serialUploadMessage } from "../api/read/verification";
 import { BatchToken__factory, Consortium__factory } from "../typechain-types";
 import { deploySystemOnNode, devWallet, rpcProvider } from "../test/fixtures/chain";
-import { cpuSample, cpuShares } from "./lib/cpu";
-import { buildService, freePort, startAnvil } from "./lib/nodes";
+import { cpuSample, cpuShares, rssMB } from "./lib/cpu";
+import { buildService, freePort, serviceEnv, startAnvil } from "./lib/nodes";
 
 const BATCHES = Number(process.env.BENCH_BATCHES ?? 1000);
 const HOPS = Number(process.env.BENCH_HOPS ?? 99);
@@ -169,23 +169,16 @@ async function main() {
     const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_CPU_PROF] : [];
     const service = spawn(process.execPath, [...profile, buildService()], {
       cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        HOST: "127.0.0.1",
-        PORT: String(port),
-        LOG_LEVEL: "warn",
-        CHAIN_RPC_URL: node.url,
-        CHAIN_ID: "1337",
-        FORWARDER_ADDRESS: addresses.forwarder,
-        CONSORTIUM_ADDRESS: addresses.consortium,
-        BATCH_TOKEN_ADDRESS: addresses.batchToken,
-        DATA_DIR: dataDir,
-        INDEXER_DB_FILE: "index.sqlite",
-        RELAY_ENABLED: "false",
-        READ_API_KEYS: "",
-        PUBLIC_RATE_LIMIT_PER_MINUTE: "100000000",
-        READ_TREE_CACHE: String(BATCHES),
-      },
+      env: serviceEnv(
+        { rpcUrl: node.url, addresses, dataDir, port },
+        {
+          INDEXER_DB_FILE: "index.sqlite",
+          RELAY_ENABLED: "false",
+          READ_API_KEYS: "",
+          PUBLIC_RATE_LIMIT_PER_MINUTE: "100000000",
+          READ_TREE_CACHE: String(BATCHES),
+        },
+      ),
       stdio: ["ignore", "inherit", "inherit"],
     });
     cleanup.unshift(
@@ -261,9 +254,7 @@ async function main() {
     const machine = cpuShares(machineBefore, cpuSample());
     const fixedPath = paths();
     const cached = await load(Math.max(3, Math.round(VERIFY_SECONDS / 3)), () => fixedPath);
-    const status = fs.readFileSync(`/proc/${service.pid}/status`, "utf8");
-    const rssMB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-    const hwmMB = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+    const { rss: serviceRss, peak: servicePeak } = rssMB(service.pid);
     const non2xx = result.non2xx + result.errors;
     const sample = (await (await fetch(`${base}${paths()}`, { headers: { accept: "application/json" } })).json()) as { verdict: string };
 
@@ -285,8 +276,8 @@ async function main() {
       verifyCachedP95Ms: percentile(cached.latencies, 95),
       verifySampleVerdict: sample.verdict,
       machineDuringVerify: machine,
-      rssMB: Number(rssMB.toFixed(1)),
-      peakRssMB: Number(hwmMB.toFixed(1)),
+      rssMB: Number(serviceRss.toFixed(1)),
+      peakRssMB: Number(servicePeak.toFixed(1)),
       totalSeconds: Math.round((Date.now() - started) / 1000),
     };
     fs.mkdirSync(path.join(REPO_ROOT, "bench-results"), { recursive: true });

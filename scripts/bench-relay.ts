@@ -17,8 +17,7 @@
  * Env: BENCH_SECONDS (60), BENCH_WINDOW (80 per member), BENCH_RELAYERS (8), BENCH_BATCH (200),
  * BENCH_PENDING (4 per key, Besu sequenced-pool safe), BENCH_GAS (request gas, 200000),
  * BENCH_BATCH_WAIT (RELAY_BATCH_WAIT_MS, 100), BENCH_PRESIGN (requests per second of load signed before the clock starts, 1500),
- * BENCH_PROFILE (a directory: the relay writes a V8 CPU profile there), BENCH_TS=1 (run the relay
- * from the sources under ts-node instead of dist/).
+ * BENCH_PROFILE (a directory: the relay writes a V8 CPU profile there).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -29,7 +28,7 @@ import Database from "better-sqlite3";
 import { HDNodeWallet, Mnemonic } from "ethers";
 import { REPO_ROOT, type SystemAddresses } from "../api/chain/addresses";
 import { calls } from "../api/client";
-import { cpuSample, cpuShares } from "./lib/cpu";
+import { cpuSample, cpuSeconds, cpuShares, rssMB } from "./lib/cpu";
 import { forwardRequestDigest, signDigest, toJson, type ForwardRequest } from "../api/relay/forward-request";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
@@ -148,25 +147,6 @@ async function runLoad(cfg: LoadConfig): Promise<LoadReport> {
 
 const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN);
 
-function rssMB(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU seconds (user + system) a process used so far, from /proc (clock ticks of 10 ms). */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
 async function waitHealthy(url: string, child: ChildProcess, output: () => string) {
   const until = Date.now() + 90_000;
   while (Date.now() < until) {
@@ -182,7 +162,7 @@ async function waitHealthy(url: string, child: ChildProcess, output: () => strin
 }
 
 async function main() {
-  const { startAnvil, freePort, buildService } = await import("./lib/nodes");
+  const { startAnvil, freePort, buildService, serviceEnv } = await import("./lib/nodes");
   const { deploySystemOnNode, rpcProvider, systemAt } = await import("../test/fixtures/chain");
   const { dayNumberOf } = await import("../api/domain/gs1");
 
@@ -215,28 +195,21 @@ async function main() {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "medtrace-bench-relay-"));
     let out = "";
     const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-    relay = spawn(process.execPath, [...profile, ...(process.env.BENCH_TS ? [TS_NODE, "--transpile-only", path.join(REPO_ROOT, "api", "server.ts")] : [buildService()])], {
+    relay = spawn(process.execPath, [...profile, buildService()], {
       cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        HOST: "127.0.0.1",
-        PORT: String(port),
-        CHAIN_RPC_URL: node.url,
-        CHAIN_ID: "1337",
-        FORWARDER_ADDRESS: addresses.forwarder,
-        CONSORTIUM_ADDRESS: addresses.consortium,
-        BATCH_TOKEN_ADDRESS: addresses.batchToken,
-        DATA_DIR: dataDir,
-        READ_ENABLED: "false",
-        LOG_LEVEL: "warn",
-        RELAYER_KEYS: Array.from({ length: RELAYERS }, (_, i) => dev(11 + i).privateKey).join(","),
-        RELAY_MAX_BATCH_SIZE: String(BATCH),
-        RELAY_MAX_PENDING_PER_KEY: String(PENDING),
-        RELAY_TX_GAS_CAP: "200000000",
-        RELAY_BATCH_WAIT_MS: String(BATCH_WAIT),
-        RELAY_POLL_MS: "200",
-        RELAY_NONCE_WINDOW: "2000",
-      },
+      env: serviceEnv(
+        { rpcUrl: node.url, addresses, dataDir, port },
+        {
+          READ_ENABLED: "false",
+          RELAYER_KEYS: Array.from({ length: RELAYERS }, (_, i) => dev(11 + i).privateKey).join(","),
+          RELAY_MAX_BATCH_SIZE: String(BATCH),
+          RELAY_MAX_PENDING_PER_KEY: String(PENDING),
+          RELAY_TX_GAS_CAP: "200000000",
+          RELAY_BATCH_WAIT_MS: String(BATCH_WAIT),
+          RELAY_POLL_MS: "200",
+          RELAY_NONCE_WINDOW: "2000",
+        },
+      ),
       stdio: ["ignore", "pipe", "pipe"],
     });
     const keep = (c: Buffer) => {
@@ -248,7 +221,7 @@ async function main() {
 
     console.log(`relay up (${RELAYERS} relayer keys, batches ≤ ${BATCH}, ≤ ${PENDING} pending per key); load for ${SECONDS} s from a separate process…`);
     let maxRss = 0;
-    const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssMB(relay!.pid!))), 500);
+    const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssMB(relay!.pid).rss)), 500);
     const cfg: LoadConfig = { url, addresses, batchId: batchId.toString(), seconds: SECONDS, window: WINDOW, startNonces };
     const loader = spawn(process.execPath, [TS_NODE, "--transpile-only", __filename], { cwd: REPO_ROOT, env: { ...process.env, BENCH_ROLE: "load", BENCH_CONFIG: JSON.stringify(cfg) }, stdio: ["ignore", "pipe", "inherit"] });
     // Where the two cores go during the load: relay, node and load generator.

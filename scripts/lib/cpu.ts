@@ -23,6 +23,27 @@ export function cpuSample(): CpuSample {
   }
 }
 
+/** CPU seconds (user + system) process `pid` used so far, from /proc/<pid>/stat (clock ticks of 10 ms); NaN if gone. */
+export function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Resident and peak resident memory of process `pid` in MB, from /proc/<pid>/status; 0 if gone. */
+export function rssMB(pid: number | undefined): { rss: number; peak: number } {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
+    return { rss: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024 };
+  } catch {
+    return { rss: 0, peak: 0 };
+  }
+}
+
 /** Steal and idle as percentages of all CPU time between two samples. */
 export function cpuShares(a: CpuSample, b: CpuSample): { stealPct: number; idlePct: number } {
   const total = b.total - a.total;

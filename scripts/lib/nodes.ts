@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
-import { REPO_ROOT } from "../../api/chain/addresses";
+import { REPO_ROOT, type SystemAddresses } from "../../api/chain/addresses";
 
 /**
  * Real EVM nodes on loopback for `npm start`, the demo, tests and benchmarks: the Hardhat node
@@ -167,4 +167,21 @@ export function buildService(): string {
   if (result.status !== 0) throw new Error(`npm run build failed:\n${result.stdout}${result.stderr}`);
   console.log(`compiled the service to dist/ in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return path.join(REPO_ROOT, "dist", "api", "server.js");
+}
+
+/** Environment of a service process on loopback for the local chain (id 1337); `extra` adds or overrides variables. */
+export function serviceEnv(o: { rpcUrl: string; addresses: SystemAddresses; dataDir: string; port: number }, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    HOST: "127.0.0.1",
+    PORT: String(o.port),
+    LOG_LEVEL: "warn",
+    CHAIN_RPC_URL: o.rpcUrl,
+    CHAIN_ID: "1337",
+    FORWARDER_ADDRESS: o.addresses.forwarder,
+    CONSORTIUM_ADDRESS: o.addresses.consortium,
+    BATCH_TOKEN_ADDRESS: o.addresses.batchToken,
+    DATA_DIR: o.dataDir,
+    ...extra,
+  };
 }

@@ -4,7 +4,7 @@ import path from "node:path";
 import { spawn } from "node:child_process";
 import { expect } from "chai";
 import { REPO_ROOT } from "../../api/chain/addresses";
-import { buildService, freePort } from "../../scripts/lib/nodes";
+import { buildService, freePort, serviceEnv } from "../../scripts/lib/nodes";
 
 /**
  * `npm run serve` runs the service compiled to dist/ (the benchmarks measure that build): it must
@@ -21,19 +21,16 @@ describe("the compiled service (npm run build, node dist/api/server.js)", functi
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "medtrace-compiled-"));
     const child = spawn(process.execPath, [entry], {
       cwd: os.tmpdir(),
-      env: {
-        ...process.env,
-        HOST: "127.0.0.1",
-        PORT: String(port),
-        LOG_LEVEL: "error",
-        CHAIN_RPC_URL: `http://127.0.0.1:${dead}`,
-        CHAIN_ID: "1337",
-        FORWARDER_ADDRESS: "0x5fbdb2315678afecb367f032d93f642f64180aa3",
-        CONSORTIUM_ADDRESS: "0xe7f1725e7734ce288f8367e1bb143e90bb3f0512",
-        BATCH_TOKEN_ADDRESS: "0x9fe46736679d2d9a65f0992f2272bde9a8eb6a88",
-        DATA_DIR: dataDir,
-        RELAY_ENABLED: "false",
-      },
+      env: serviceEnv(
+        {
+          rpcUrl: `http://127.0.0.1:${dead}`,
+          // Nothing answers there, so any well-formed addresses do.
+          addresses: { forwarder: "0x5fbdb2315678afecb367f032d93f642f64180aa3", consortium: "0xe7f1725e7734ce288f8367e1bb143e90bb3f0512", batchToken: "0x9fe46736679d2d9a65f0992f2272bde9a8eb6a88" },
+          dataDir,
+          port,
+        },
+        { LOG_LEVEL: "error", RELAY_ENABLED: "false" },
+      ),
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";

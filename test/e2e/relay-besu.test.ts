@@ -4,7 +4,7 @@ import { Wallet } from "ethers";
 import { buildApp } from "../../api/app";
 import { startBesuRules, type BesuRulesProxy } from "../fixtures/besu-rules";
 import { systemAt } from "../fixtures/chain";
-import { executedRequests, giveStock, mintStock, relayConfig, shipData, startChain, testLogger, until, who, type Chain } from "../api/relay/stack";
+import { executedRequests, relayConfig, shipData, startStockedChain, testLogger, until, who, type Chain } from "../api/relay/stack";
 import { driveLoad, statesOf, type Sender } from "../api/relay/load";
 
 /**
@@ -17,10 +17,7 @@ describe("relay through the Besu-rules harness (anvil, 1 s blocks)", function ()
   let batchId: bigint;
 
   before(async () => {
-    chain = await startChain({ blockTime: 1 });
-    batchId = await mintStock(chain, 1_000_000n);
-    await giveStock(chain, batchId, who.distributor, 100_000n);
-    await giveStock(chain, batchId, who.distributor2, 100_000n);
+    ({ chain, batchId } = await startStockedChain());
   });
   after(async () => chain?.stop());
 

@@ -7,7 +7,7 @@ import { buildApp } from "../../api/app";
 import { REPO_ROOT } from "../../api/chain/addresses";
 import { freePort, startAnvil, type NodeProcess } from "../../scripts/lib/nodes";
 import { systemAt } from "../fixtures/chain";
-import { executedRequests, giveStock, mintStock, relayConfig, shipData, startChain, tempDir, testLogger, until, who, type Chain } from "../api/relay/stack";
+import { executedRequests, giveStock, mintStock, relayConfig, shipData, startChain, startStockedChain, tempDir, testLogger, until, who, type Chain } from "../api/relay/stack";
 import { driveLoad, statesOf, type LoadResult, type Sender } from "../api/relay/load";
 
 /**
@@ -95,10 +95,7 @@ describe("relay fault drills", function () {
     let chain: Chain;
     let batchId: bigint;
     before(async () => {
-      chain = await startChain({ blockTime: 1 });
-      batchId = await mintStock(chain, 1_000_000n);
-      await giveStock(chain, batchId, who.distributor, 100_000n);
-      await giveStock(chain, batchId, who.distributor2, 100_000n);
+      ({ chain, batchId } = await startStockedChain());
     });
     after(async () => chain?.stop());
 

@@ -78,6 +78,15 @@ export function relayConfig(rpcUrl: string, addresses: SystemAddresses, env: Rec
   return { env: parsed, addresses, dataDir };
 }
 
+/** A chain mining 1-second blocks with one large batch: 100,000 units each at the two distributors, the rest at the producer. */
+export async function startStockedChain(): Promise<{ chain: Chain; batchId: bigint }> {
+  const chain = await startChain({ blockTime: 1 });
+  const batchId = await mintStock(chain, 1_000_000n);
+  await giveStock(chain, batchId, who.distributor, 100_000n);
+  await giveStock(chain, batchId, who.distributor2, 100_000n);
+  return { chain, batchId };
+}
+
 /** Mints a batch of `quantity` units to the producer (sent directly by the producer) and returns its id. */
 export async function mintStock(chain: Chain, quantity: bigint, lot = `L${Date.now().toString(36)}${Math.floor(Math.random() * 1e6)}`.slice(0, 20)): Promise<bigint> {
   const { batchToken } = systemAt(chain.addresses, who.producer.connect(chain.provider));
