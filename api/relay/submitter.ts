@@ -93,16 +93,14 @@ export class Submitter {
   /** Requests accepted for each lane since its last batch (a hint: the outbox is the truth). */
   private queuedHint = new Map<number, number>();
 
-  /** Lane of each signer seen (lower-case address), and how many signers each lane carries. */
+  /** Lane of each signer seen (lower-case address). */
   private readonly signerLane = new Map<string, number>();
-  private readonly signersPerLane: number[];
 
   constructor(private readonly o: SubmitterOptions) {
     this.lanes = o.relayerKeys.map((key, index) => {
       const wallet = new Wallet(key);
       return { index, wallet, address: wallet.address, nextNonce: undefined, inflight: new Map(), backoffUntil: 0, signerNext: new Map() };
     });
-    this.signersPerLane = this.lanes.map(() => 0);
     this.assignLiveSigners();
   }
 
@@ -131,9 +129,7 @@ export class Submitter {
   }
 
   private pin(key: string, lane: number) {
-    if (this.signerLane.has(key)) return;
-    this.signerLane.set(key, lane);
-    this.signersPerLane[lane]++;
+    if (!this.signerLane.has(key)) this.signerLane.set(key, lane);
   }
 
   /** The lane that sends `signer`'s requests: fixed once chosen, the least busy one for a new signer. */
@@ -142,8 +138,10 @@ export class Submitter {
     const key = signer.toLowerCase();
     const known = this.signerLane.get(key);
     if (known !== undefined) return known;
-    let best = 0;
-    for (let i = 1; i < this.signersPerLane.length; i++) if (this.signersPerLane[i] < this.signersPerLane[best]) best = i;
+    // A new signer (rare next to its requests): count the signers each lane carries.
+    const perLane = this.lanes.map(() => 0);
+    for (const lane of this.signerLane.values()) perLane[lane]++;
+    const best = perLane.indexOf(Math.min(...perLane));
     this.pin(key, best);
     return best;
   }
