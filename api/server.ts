@@ -1,6 +1,6 @@
 import "dotenv/config";
 import { buildApp } from "./app";
-import { ConfigError, loadConfig } from "./config";
+import { ConfigError, applyHeapTuning, loadConfig } from "./config";
 
 /**
  * Starts the service: validated config, listen, and a graceful close on SIGINT/SIGTERM that lets
@@ -17,6 +17,7 @@ async function main() {
     }
     throw err;
   }
+  applyHeapTuning(config.env);
   const app = await buildApp(config);
   let closing = false;
   const close = async (signal: string) => {

@@ -17,7 +17,9 @@
  * Env: BENCH_SECONDS (60), BENCH_WINDOW (80 per member), BENCH_RELAYERS (8), BENCH_BATCH (200),
  * BENCH_PENDING (4 per key, Besu sequenced-pool safe), BENCH_GAS (request gas, 200000),
  * BENCH_BATCH_WAIT (RELAY_BATCH_WAIT_MS, 100), BENCH_PRESIGN (requests per second of load signed before the clock starts, 1500),
- * BENCH_PROFILE (a directory: the relay writes a V8 CPU profile there).
+ * BENCH_PROFILE (a directory: the relay writes a V8 CPU profile there), BENCH_NODE_ARGS (extra node
+ * flags for the relay). The relay's own variables pass through, e.g. HEAP_GROWING_PERCENT=0 to
+ * compare with V8's own heap sizing.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -195,7 +197,8 @@ async function main() {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "medtrace-bench-relay-"));
     let out = "";
     const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-    relay = spawn(process.execPath, [...profile, buildService()], {
+    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+    relay = spawn(process.execPath, [...profile, ...nodeArgs, buildService()], {
       cwd: REPO_ROOT,
       env: serviceEnv(
         { rpcUrl: node.url, addresses, dataDir, port },
@@ -221,7 +224,14 @@ async function main() {
 
     console.log(`relay up (${RELAYERS} relayer keys, batches ≤ ${BATCH}, ≤ ${PENDING} pending per key); load for ${SECONDS} s from a separate process…`);
     let maxRss = 0;
-    const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssMB(relay!.pid).rss)), 500);
+    // Every 5 s: does memory plateau or grow with the number of requests handled?
+    const rssTimeline: number[] = [];
+    let samples = 0;
+    const sampler = setInterval(() => {
+      const { rss } = rssMB(relay!.pid);
+      maxRss = Math.max(maxRss, rss);
+      if (samples++ % 10 === 0) rssTimeline.push(Math.round(rss));
+    }, 500);
     const cfg: LoadConfig = { url, addresses, batchId: batchId.toString(), seconds: SECONDS, window: WINDOW, startNonces };
     const loader = spawn(process.execPath, [TS_NODE, "--transpile-only", __filename], { cwd: REPO_ROOT, env: { ...process.env, BENCH_ROLE: "load", BENCH_CONFIG: JSON.stringify(cfg) }, stdio: ["ignore", "pipe", "inherit"] });
     // Where the two cores go during the load: relay, node and load generator.
@@ -275,6 +285,7 @@ async function main() {
       meanIntakeMs: Math.round((metric("medtrace_relay_verify_seconds_sum") / metric("medtrace_relay_verify_seconds_count")) * 10_000) / 10,
       meanSimulationMs: Math.round((metric("medtrace_relay_simulation_seconds_sum") / metric("medtrace_relay_simulation_seconds_count")) * 10_000) / 10,
       rssMB: Math.round(maxRss),
+      rssTimelineMB: rssTimeline,
       cpuPercentDuringLoad: cpu,
       machineDuringLoad: machine,
       cpus: os.cpus().length,

@@ -144,9 +144,11 @@ async function main() {
     say(`service data in ${process.env.DATA_DIR}`);
     process.env.CHAIN_ID = "1337";
     process.env.PORT = String(env.PORT);
-    const { loadConfig } = await import("../api/config");
+    const { applyHeapTuning, loadConfig } = await import("../api/config");
     const { buildApp } = await import("../api/app");
-    const app = await buildApp(loadConfig(process.env), { logger: { level: process.env.LOG_LEVEL ?? "warn" } });
+    const config = loadConfig(process.env);
+    applyHeapTuning(config.env);
+    const app = await buildApp(config, { logger: { level: process.env.LOG_LEVEL ?? "warn" } });
     try {
       await app.listen({ host: "127.0.0.1", port: env.PORT });
     } catch (err) {

@@ -30,6 +30,7 @@ describe("service configuration", function () {
   it("names the variable and what to do when a value is malformed", function () {
     expect(() => loadConfig({ ...ADDRESSES, PORT: "eighty" })).to.throw(ConfigError, /^PORT: .* — fix it in .env/);
     expect(() => loadConfig({ ...ADDRESSES, BATCH_TOKEN_ADDRESS: "0x123" })).to.throw(ConfigError, /BATCH_TOKEN_ADDRESS: must be a 0x-prefixed 20-byte hex address/);
+    expect(() => loadConfig({ ...ADDRESSES, HEAP_GROWING_PERCENT: "-5" })).to.throw(ConfigError, /^HEAP_GROWING_PERCENT: .*>=0/);
     expect(() => loadConfig({ DEPLOYMENT_ID: "no-such-deployment" })).to.throw(ConfigError, /deploy first \(npm start\)/);
   });
 });
