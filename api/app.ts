@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import cors from "@fastify/cors";
 import helmet from "helmet";
 import rateLimit from "@fastify/rate-limit";
@@ -26,6 +26,14 @@ export interface BuildAppOptions {
   logger?: FastifyServerOptions["logger"];
 }
 
+/** An API key's secret that a client put in a URL by mistake is masked before the URL is logged. */
+export const maskApiKeys = (text: string) => text.replace(/(mtk_[0-9a-f]{16}_)[A-Za-z0-9_-]+/g, "$1***");
+
+/** Fastify's request log fields, with API keys masked in the URL. */
+function requestForLog(request: FastifyRequest) {
+  return { method: request.method, url: maskApiKeys(request.url), host: request.host, remoteAddress: request.ip, remotePort: request.socket?.remotePort };
+}
+
 /**
  * Builds the service without listening: external plugins (security headers, rate limits, docs),
  * then the app's plugins (chain, metrics, readiness), then the write side (relay) and the read
@@ -34,7 +42,15 @@ export interface BuildAppOptions {
  */
 export async function buildApp(config: AppConfig, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? { level: config.env.LOG_LEVEL, redact: ["req.headers.authorization", "req.headers[\"x-api-key\"]"] },
+    logger:
+      options.logger === false
+        ? false
+        : {
+            level: config.env.LOG_LEVEL,
+            ...(typeof options.logger === "object" ? options.logger : {}),
+            redact: ["req.headers.authorization", "req.headers[\"x-api-key\"]"],
+            serializers: { req: requestForLog },
+          },
     bodyLimit: config.env.BODY_LIMIT_BYTES,
     requestTimeout: config.env.REQUEST_TIMEOUT_MS,
     connectionTimeout: config.env.REQUEST_TIMEOUT_MS * 2,

@@ -53,7 +53,7 @@ export class CustodialStore {
   }
 
   /** Imports (or generates) a member key, writes its encrypted keystore, and issues an API key. */
-  async enrol(label: string, privateKey?: string): Promise<{ member: string; apiKey: string; keystore: string }> {
+  async enrol(label: string, privateKey?: string): Promise<{ member: string; keyId: string; apiKey: string; keystore: string }> {
     const wallet = privateKey ? new Wallet(privateKey) : Wallet.createRandom();
     const file = `${wallet.address.toLowerCase()}.json`;
     const target = path.join(this.dir, file);
@@ -63,27 +63,61 @@ export class CustodialStore {
       fs.writeFileSync(tmp, json, { mode: 0o600 });
       fs.renameSync(tmp, target);
     }
+    return { ...this.insertKey(wallet.address, label), keystore: file };
+  }
+
+  /** Whether `member` has a keystore here (was enrolled). */
+  isEnrolled(member: string): boolean {
+    return fs.existsSync(path.join(this.dir, `${member.toLowerCase()}.json`));
+  }
+
+  /** Issues another API key for an enrolled member (rotation: issue the new key, then revoke the old one). */
+  issueKey(member: string, label: string): { member: string; keyId: string; apiKey: string } | undefined {
+    if (!this.isEnrolled(member)) return undefined;
+    return this.insertKey(getAddress(member), label);
+  }
+
+  private insertKey(member: string, label: string): { member: string; keyId: string; apiKey: string } {
     const keyId = crypto.randomBytes(8).toString("hex");
     const secret = crypto.randomBytes(32).toString("base64url");
     const salt = crypto.randomBytes(16).toString("hex");
     this.db
       .prepare(`INSERT INTO api_keys (key_id, member, salt, hash, label, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
-      .run(keyId, wallet.address, salt, hashSecret(salt, secret), label, Date.now());
-    return { member: wallet.address, apiKey: `mtk_${keyId}_${secret}`, keystore: file };
+      .run(keyId, member, salt, hashSecret(salt, secret), label, Date.now());
+    return { member, keyId, apiKey: `mtk_${keyId}_${secret}` };
   }
 
-  /** The member an API key belongs to, or undefined. Constant-time in the secret. */
-  authenticate(apiKey: string | undefined): { member: string; keyId: string } | undefined {
+  /** A member's API keys, newest first: ids, labels and dates only (the secrets are not kept). */
+  listKeys(member: string): ApiKeyInfo[] {
+    const rows = this.db
+      .prepare(`SELECT key_id, member, label, created_at, revoked_at FROM api_keys WHERE lower(member) = lower(?) ORDER BY created_at DESC, key_id`)
+      .all(member) as ApiKeyRow[];
+    return rows.map(keyInfo);
+  }
+
+  /** Revokes an API key at once (authentication reads the table on every request); undefined if unknown. */
+  revokeKey(keyId: string): ApiKeyInfo | undefined {
+    this.db.prepare(`UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL`).run(Date.now(), keyId);
+    const row = this.db.prepare(`SELECT key_id, member, label, created_at, revoked_at FROM api_keys WHERE key_id = ?`).get(keyId) as ApiKeyRow | undefined;
+    return row && keyInfo(row);
+  }
+
+  /**
+   * The member an API key belongs to; undefined for a malformed or unknown key, `revokedAt` for a
+   * revoked one (said only to a caller who holds the secret). Constant-time in the secret.
+   */
+  authenticate(apiKey: string | undefined): { member: string; keyId: string; revokedAt?: string } | undefined {
     const m = /^mtk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/.exec(apiKey ?? "");
     if (!m) return undefined;
-    const row = this.db.prepare(`SELECT member, salt, hash FROM api_keys WHERE key_id = ? AND revoked_at IS NULL`).get(m[1]) as
-      | { member: string; salt: string; hash: string }
+    const row = this.db.prepare(`SELECT member, salt, hash, revoked_at FROM api_keys WHERE key_id = ?`).get(m[1]) as
+      | { member: string; salt: string; hash: string; revoked_at: number | null }
       | undefined;
     // Hash even for an unknown key id, so timing does not tell which key ids exist.
     const expected = Buffer.from(row?.hash ?? "0".repeat(64), "hex");
     const actual = Buffer.from(hashSecret(row?.salt ?? "00", m[2]), "hex");
     if (!crypto.timingSafeEqual(expected, actual) || !row) return undefined;
-    return { member: getAddress(row.member), keyId: m[1] };
+    const who = { member: getAddress(row.member), keyId: m[1] };
+    return row.revoked_at === null ? who : { ...who, revokedAt: new Date(row.revoked_at).toISOString() };
   }
 
   /** The signer of a custodial member (keystore decrypted once, then cached in memory). */
@@ -115,6 +149,26 @@ export class CustodialStore {
       if (this.locks.get(key) === tail) this.locks.delete(key);
     }
   }
+}
+
+interface ApiKeyRow {
+  key_id: string;
+  member: string;
+  label: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface ApiKeyInfo {
+  keyId: string;
+  member: string;
+  label: string;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+function keyInfo(r: ApiKeyRow): ApiKeyInfo {
+  return { keyId: r.key_id, member: getAddress(r.member), label: r.label, createdAt: new Date(r.created_at).toISOString(), revokedAt: r.revoked_at === null ? null : new Date(r.revoked_at).toISOString() };
 }
 
 function hashSecret(salt: string, secret: string): string {

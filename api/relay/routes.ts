@@ -9,17 +9,23 @@ import { ALLOWED_FUNCTIONS, ROLE_NAMES, batchTokenInterface } from "./policy";
 import {
   acceptedSchema,
   addressParamsSchema,
+  apiKeyInfoSchema,
+  apiKeyListSchema,
   custodialActions,
   domainInfoSchema,
   enrolBodySchema,
   enrolResponseSchema,
   idParamsSchema,
+  issueKeyBodySchema,
+  issuedKeySchema,
+  keyIdParamsSchema,
   nonceSchema,
   requestStatusSchema,
   submitBodySchema,
   type CustodialAction,
 } from "./schemas";
 import { adminTokenMatches, type CustodialStore } from "./custodial";
+import type { FastifyRequest } from "fastify";
 import type { Accepted } from "./intake";
 
 export interface RelayRoutesOptions {
@@ -135,6 +141,7 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
         if (!custodial) throw custodialOff();
         const auth = custodial.authenticate(request.headers["x-api-key"] as string | undefined);
         if (!auth) throw new ApiError(401, "API_KEY_INVALID", "missing or unknown API key", "send the key issued at enrolment in the X-API-Key header");
+        if (auth.revokedAt) throw new ApiError(401, "API_KEY_REVOKED", `this API key was revoked at ${auth.revokedAt}`, "ask the relay's operators for a new key (POST /v1/admin/custodial-members/{address}/api-keys)");
         intake.takeToken(`key:${auth.keyId}`);
         const idem = request.headers["idempotency-key"] as string | undefined;
         const idemKey = idem ? `custodial:${auth.keyId}:${idem}` : undefined;
@@ -167,26 +174,98 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
     );
   }
 
+  // ── Admin: custodial members and their API keys ──
+  /** The custodial store, once the admin token checks out. */
+  const admin = (request: FastifyRequest): CustodialStore => {
+    if (!env.RELAY_ADMIN_TOKEN) throw new ApiError(404, "ADMIN_DISABLED", "admin endpoints are disabled", "set RELAY_ADMIN_TOKEN to enable them");
+    const presented = /^Bearer (.+)$/.exec((request.headers.authorization as string | undefined) ?? "")?.[1];
+    if (!adminTokenMatches(presented, env.RELAY_ADMIN_TOKEN)) throw new ApiError(401, "ADMIN_TOKEN_INVALID", "missing or wrong admin token", "send Authorization: Bearer <RELAY_ADMIN_TOKEN>");
+    if (!custodial) throw custodialOff();
+    return custodial;
+  };
+  const adminLimit = { rateLimit: { max: 30, timeWindow: "1 minute" } };
+  const adminHeaders = z.object({ authorization: z.string().optional() }).passthrough();
+  const notEnrolled = (address: string) =>
+    new ApiError(404, "MEMBER_NOT_ENROLLED", `${address} is not a custodial member of this relay`, "enrol it first: POST /v1/admin/custodial-members");
+
   app.post(
     "/v1/admin/custodial-members",
     {
-      config: { rateLimit: { max: 30, timeWindow: "1 minute" } },
+      config: adminLimit,
       schema: {
         tags: ["custodial"],
         summary: "Enrol a custodial member (admin token): stores its key encrypted and issues an API key",
-        headers: z.object({ authorization: z.string().optional() }).passthrough(),
+        headers: adminHeaders,
         body: enrolBodySchema,
         response: { 201: enrolResponseSchema, ...errors },
       },
     },
     async (request, reply) => {
-      if (!env.RELAY_ADMIN_TOKEN) throw new ApiError(404, "ADMIN_DISABLED", "admin endpoints are disabled", "set RELAY_ADMIN_TOKEN to enable them");
-      const presented = /^Bearer (.+)$/.exec((request.headers.authorization as string | undefined) ?? "")?.[1];
-      if (!adminTokenMatches(presented, env.RELAY_ADMIN_TOKEN)) throw new ApiError(401, "ADMIN_TOKEN_INVALID", "missing or wrong admin token", "send Authorization: Bearer <RELAY_ADMIN_TOKEN>");
-      if (!custodial) throw custodialOff();
-      const result = await custodial.enrol(request.body.label, request.body.privateKey);
-      request.log.info({ member: result.member, label: request.body.label }, "custodial member enrolled");
+      const store = admin(request);
+      const result = await store.enrol(request.body.label, request.body.privateKey);
+      request.log.info({ member: result.member, keyId: result.keyId, label: request.body.label }, "custodial member enrolled");
       return reply.code(201).send(result);
+    },
+  );
+
+  app.get(
+    "/v1/admin/custodial-members/:address/api-keys",
+    {
+      config: adminLimit,
+      schema: {
+        tags: ["custodial"],
+        summary: "List a custodial member's API keys (admin token): ids, labels, dates; never the secrets",
+        headers: adminHeaders,
+        params: addressParamsSchema,
+        response: { 200: apiKeyListSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const store = admin(request);
+      if (!store.isEnrolled(request.params.address)) throw notEnrolled(request.params.address);
+      const keys = store.listKeys(request.params.address);
+      return { member: keys[0]?.member ?? request.params.address, keys };
+    },
+  );
+
+  app.post(
+    "/v1/admin/custodial-members/:address/api-keys",
+    {
+      config: adminLimit,
+      schema: {
+        tags: ["custodial"],
+        summary: "Issue another API key for a custodial member (admin token); to rotate, issue one, switch over, revoke the old one",
+        headers: adminHeaders,
+        params: addressParamsSchema,
+        body: issueKeyBodySchema,
+        response: { 201: issuedKeySchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const issued = admin(request).issueKey(request.params.address, request.body.label);
+      if (!issued) throw notEnrolled(request.params.address);
+      request.log.info({ member: issued.member, keyId: issued.keyId, label: request.body.label }, "custodial API key issued");
+      return reply.code(201).send(issued);
+    },
+  );
+
+  app.delete(
+    "/v1/admin/api-keys/:keyId",
+    {
+      config: adminLimit,
+      schema: {
+        tags: ["custodial"],
+        summary: "Revoke an API key (admin token): refused from the next request on; revoking twice keeps the first date",
+        headers: adminHeaders,
+        params: keyIdParamsSchema,
+        response: { 200: apiKeyInfoSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const info = admin(request).revokeKey(request.params.keyId);
+      if (!info) throw new ApiError(404, "API_KEY_NOT_FOUND", `no API key has id ${request.params.keyId}`, "list the member's keys: GET /v1/admin/custodial-members/{address}/api-keys");
+      request.log.info({ member: info.member, keyId: info.keyId }, "custodial API key revoked");
+      return info;
     },
   );
 };

@@ -197,6 +197,25 @@ export const enrolBodySchema = z.strictObject({
 });
 export const enrolResponseSchema = z.object({
   member: z.string(),
+  keyId: z.string().describe("the API key's id, for listing and revoking it"),
   apiKey: z.string().describe("shown once; the relay stores only a salted hash"),
   keystore: z.string().describe("file name of the encrypted keystore under DATA_DIR/custodial"),
 });
+
+export const issueKeyBodySchema = z.strictObject({
+  label: z.string().min(1).max(100).describe("what this key is for, e.g. the system or site that uses it"),
+});
+export const issuedKeySchema = z.object({
+  member: z.string(),
+  keyId: z.string(),
+  apiKey: z.string().describe("shown once; the relay stores only a salted hash"),
+});
+export const apiKeyInfoSchema = z.object({
+  keyId: z.string(),
+  member: z.string(),
+  label: z.string(),
+  createdAt: z.string(),
+  revokedAt: z.string().nullable().describe("null while the key works"),
+});
+export const apiKeyListSchema = z.object({ member: z.string(), keys: z.array(apiKeyInfoSchema) });
+export const keyIdParamsSchema = z.strictObject({ keyId: z.string().regex(/^[0-9a-f]{16}$/, { message: "must be a key id: the 16 hex digits after mtk_ in the API key" }) });

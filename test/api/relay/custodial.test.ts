@@ -107,11 +107,66 @@ describe("relay custodial signing: API keys, encrypted keystores, same pipeline"
     expect((await finished(first.json().id)).state).to.equal("mined");
   });
 
+  it("rotates API keys: issues a second key, lists keys without secrets, revokes the first at once", async () => {
+    const auth = { authorization: `Bearer ${ADMIN}` };
+    const keysUrl = `/v1/admin/custodial-members/${who.distributor.address}/api-keys`;
+    const issued = await app.inject({ method: "POST", url: keysUrl, headers: auth, payload: { label: "warehouse ERP, 2027" } });
+    expect(issued.statusCode, issued.body).to.equal(201);
+    expect(issued.json().member).to.equal(who.distributor.address);
+    keys.distributorNew = issued.json().apiKey;
+    const oldKeyId = keys.distributor.split("_")[1];
+
+    const listed = await app.inject({ method: "GET", url: keysUrl.toLowerCase(), headers: auth });
+    expect(listed.statusCode, listed.body).to.equal(200);
+    const list = listed.json() as { member: string; keys: { keyId: string; label: string; revokedAt: string | null }[] };
+    expect(list.member).to.equal(who.distributor.address);
+    expect(list.keys.map((k) => k.keyId)).to.have.members([oldKeyId, issued.json().keyId]);
+    expect(list.keys.every((k) => k.revokedAt === null)).to.equal(true);
+    for (const secret of [keys.distributor, keys.distributorNew].map((k) => k.split("_")[2])) expect(listed.body).to.not.include(secret);
+
+    const revoked = await app.inject({ method: "DELETE", url: `/v1/admin/api-keys/${oldKeyId}`, headers: auth });
+    expect(revoked.statusCode, revoked.body).to.equal(200);
+    expect(revoked.json().revokedAt).to.be.a("string");
+    const again = await app.inject({ method: "DELETE", url: `/v1/admin/api-keys/${oldKeyId}`, headers: auth });
+    expect(again.json().revokedAt, "revoking twice keeps the first date").to.equal(revoked.json().revokedAt);
+
+    const body = { batchId: String(batchId), quantity: "1", receiver: who.pharmacy.address };
+    const refused = await act("ship", keys.distributor, body);
+    expect(refused.statusCode).to.equal(401);
+    expect(refused.json().error.code).to.equal("API_KEY_REVOKED");
+    const works = await act("ship", keys.distributorNew, body);
+    expect(works.statusCode, works.body).to.equal(202);
+    expect((await finished(works.json().id)).state).to.equal("mined");
+  });
+
+  it("refuses key administration without the admin token, for unknown members and for unknown or malformed key ids", async () => {
+    const auth = { authorization: `Bearer ${ADMIN}` };
+    const keysUrl = `/v1/admin/custodial-members/${who.distributor.address}/api-keys`;
+    expect((await app.inject({ method: "GET", url: keysUrl })).json().error.code).to.equal("ADMIN_TOKEN_INVALID");
+    expect((await app.inject({ method: "POST", url: keysUrl, headers: { authorization: "Bearer not-the-admin-token-at-all" }, payload: { label: "x" } })).json().error.code).to.equal("ADMIN_TOKEN_INVALID");
+    expect((await app.inject({ method: "DELETE", url: "/v1/admin/api-keys/0123456789abcdef" })).json().error.code).to.equal("ADMIN_TOKEN_INVALID");
+
+    const stranger = `/v1/admin/custodial-members/${who.regulator.address}/api-keys`;
+    const list = await app.inject({ method: "GET", url: stranger, headers: auth });
+    expect([list.statusCode, list.json().error.code]).to.deep.equal([404, "MEMBER_NOT_ENROLLED"]);
+    const issue = await app.inject({ method: "POST", url: stranger, headers: auth, payload: { label: "x" } });
+    expect([issue.statusCode, issue.json().error.code]).to.deep.equal([404, "MEMBER_NOT_ENROLLED"]);
+
+    const unknown = await app.inject({ method: "DELETE", url: "/v1/admin/api-keys/0123456789abcdef", headers: auth });
+    expect([unknown.statusCode, unknown.json().error.code]).to.deep.equal([404, "API_KEY_NOT_FOUND"]);
+    const malformed = await app.inject({ method: "DELETE", url: `/v1/admin/api-keys/${keys.pharmacy}`, headers: auth });
+    expect(malformed.statusCode).to.equal(400);
+    expect(malformed.json().error.message).to.match(/key id/);
+    const noLabel = await app.inject({ method: "POST", url: keysUrl, headers: auth, payload: { label: "" } });
+    expect(noLabel.statusCode).to.equal(400);
+  });
+
   it("never writes a private key, an API key or the passphrase to the logs", () => {
     expect(logs.length).to.be.greaterThan(1_000);
     for (const secret of [who.distributor.privateKey.slice(2), who.pharmacy.privateKey.slice(2), PASSPHRASE, ADMIN, ...Object.values(keys).map((k) => k.split("_")[2])]) {
       expect(logs).to.not.include(secret);
     }
+    expect(logs, "a key pasted into a URL is logged masked").to.include(`/v1/admin/api-keys/mtk_${keys.pharmacy.split("_")[1]}_***`);
   });
 
   it("answers 404 CUSTODIAL_DISABLED when no keystore passphrase is configured", async () => {
