@@ -9,7 +9,8 @@ import { consortiumInterface, decodeRevert, forwarderInterface } from "./policy"
  * Reads the relay needs from the chain, with short caches. Both cached facts only ever get
  * "worse" for a request (a nonce only grows; a role can be revoked): a stale cache can at most
  * let through a request the chain then refuses at execution, where the outcome is recorded as
- * failed with its decoded reason. RELAY_MEMBER_CACHE_MS bounds that window (default 2 s).
+ * failed with its decoded reason. RELAY_MEMBER_CACHE_MS bounds that window (default 2 s); intake
+ * reads the nonce fresh (forwarderNonce(account, true)) and uses the cache for roles only.
  */
 
 export interface MemberFacts {

@@ -64,7 +64,7 @@ export const relayEnvSchema = z.object({
     .min(0)
     .max(60_000)
     .default(2_000)
-    .describe("how long a signer's on-chain role and forwarder nonce are cached; the chain re-checks at execution anyway"),
+    .describe("how long a signer's on-chain role is cached (intake reads the forwarder nonce fresh); the chain re-checks at execution anyway"),
   RELAY_MIN_DEADLINE_SECONDS: z.coerce
     .number()
     .int()

@@ -188,7 +188,17 @@ export class Intake {
       );
     }
 
-    const chainNonce = await this.o.view.forwarderNonce(request.from);
+    // The forwarder nonce is read fresh, not from the member cache: another relay (or the member
+    // itself) may have used this nonce a moment ago. The read runs beside the simulation and is
+    // shared by the member's concurrent requests, so it costs neither latency nor many calls.
+    const simStarted = process.hrtime.bigint();
+    const [chainNonce, sim] = await Promise.all([
+      this.o.view.forwarderNonce(request.from, true),
+      this.o.view.simulate(request).then((r) => {
+        this.o.metrics.simulationDuration.observe(Number(process.hrtime.bigint() - simStarted) / 1e9);
+        return r;
+      }),
+    ]);
     if (request.nonce < chainNonce) {
       this.refuse(409, "NONCE_USED", `nonce ${request.nonce} of ${request.from} is already used (the forwarder is at ${chainNonce})`, "GET /v1/nonces/{address} and sign again with nextNonce");
     }
@@ -198,10 +208,6 @@ export class Intake {
     if (this.o.outbox.liveRequest(request.from, request.nonce)) {
       this.refuse(409, "NONCE_ALREADY_QUEUED", `a request with nonce ${request.nonce} of ${request.from} is already at this relay`, "GET /v1/nonces/{address} and sign again with nextNonce");
     }
-
-    const simStarted = process.hrtime.bigint();
-    const sim = await this.o.view.simulate(request);
-    this.o.metrics.simulationDuration.observe(Number(process.hrtime.bigint() - simStarted) / 1e9);
     if (!sim.ok) {
       this.o.metrics.reverts.inc({ error: sim.error, stage: "simulation" });
       this.refuse(422, "CALL_REVERTED", `${fn.name} would revert with ${sim.error}`, "fix the call: the error name and arguments say why the contract refuses it", { error: sim.error, args: sim.args });
