@@ -84,6 +84,12 @@ export const relayEnvSchema = z.object({
     .min(1)
     .default(600_000)
     .describe("requests per minute one client IP may make to the write endpoints"),
+  RELAY_ADMIN_RATE_PER_MINUTE: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(30)
+    .describe("requests per minute one client IP may make to each admin endpoint (raise it for scripted bulk enrolment)"),
   RELAY_MAX_QUEUE: z.coerce
     .number()
     .int()

@@ -183,7 +183,7 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
     if (!custodial) throw custodialOff();
     return custodial;
   };
-  const adminLimit = { rateLimit: { max: 30, timeWindow: "1 minute" } };
+  const adminLimit = { rateLimit: { max: env.RELAY_ADMIN_RATE_PER_MINUTE, timeWindow: "1 minute" } };
   const adminHeaders = z.object({ authorization: z.string().optional() }).passthrough();
   const notEnrolled = (address: string) =>
     new ApiError(404, "MEMBER_NOT_ENROLLED", `${address} is not a custodial member of this relay`, "enrol it first: POST /v1/admin/custodial-members");

@@ -191,9 +191,16 @@ export const custodialActions = {
 } as const;
 export type CustodialAction = keyof typeof custodialActions;
 
+/** secp256k1 group order n: a private key is an integer in [1, n − 1]. */
+const SECP256K1_ORDER = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+
 export const enrolBodySchema = z.strictObject({
   label: z.string().min(1).max(100).describe("who this is, for operators"),
-  privateKey: bytes32Schema.optional().describe("import this member key; omitted = generate one (admit its address through governance)"),
+  privateKey: bytes32Schema
+    // zod runs refinements after a failed regex too: test the form again before BigInt.
+    .refine((k) => !/^0x[0-9a-fA-F]{64}$/.test(k) || (BigInt(k) > 0n && BigInt(k) < SECP256K1_ORDER), { message: "must be a secp256k1 private key: not zero and below the curve order" })
+    .optional()
+    .describe("import this member key; omitted = generate one (admit its address through governance)"),
 });
 export const enrolResponseSchema = z.object({
   member: z.string(),

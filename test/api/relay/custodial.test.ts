@@ -139,7 +139,7 @@ describe("relay custodial signing: API keys, encrypted keystores, same pipeline"
     expect((await finished(works.json().id)).state).to.equal("mined");
   });
 
-  it("refuses key administration without the admin token, for unknown members and for unknown or malformed key ids", async () => {
+  it("refuses key administration without the admin token, for unknown members, unknown or malformed key ids and impossible private keys", async () => {
     const auth = { authorization: `Bearer ${ADMIN}` };
     const keysUrl = `/v1/admin/custodial-members/${who.distributor.address}/api-keys`;
     expect((await app.inject({ method: "GET", url: keysUrl })).json().error.code).to.equal("ADMIN_TOKEN_INVALID");
@@ -159,6 +159,11 @@ describe("relay custodial signing: API keys, encrypted keystores, same pipeline"
     expect(malformed.json().error.message).to.match(/key id/);
     const noLabel = await app.inject({ method: "POST", url: keysUrl, headers: auth, payload: { label: "" } });
     expect(noLabel.statusCode).to.equal(400);
+    for (const privateKey of ["0x" + "0".repeat(64), "0x" + "f".repeat(64)]) {
+      const bad = await enrol("not a key", privateKey);
+      expect([bad.statusCode, bad.json().error.code]).to.deep.equal([400, "VALIDATION_FAILED"]);
+      expect(bad.json().error.message).to.match(/curve order/);
+    }
   });
 
   it("never writes a private key, an API key or the passphrase to the logs", () => {

@@ -3,11 +3,12 @@ import fc from "fast-check";
 import type { FastifyInstance } from "fastify";
 import { hexlify } from "ethers";
 import { buildApp } from "../../../api/app";
-import { mintStock, relayConfig, shipData, signed, startChain, testLogger, who, type Chain } from "./stack";
+import { mintStock, relayConfig, shipData, signed, startChain, tempDir, testLogger, who, type Chain } from "./stack";
+import { custodialActions } from "../../../api/relay/schemas";
 import { systemAt } from "../../fixtures/chain";
 
 /**
- * HTTP fuzzing of the write side (fast-check, 2,300 cases): whatever the body, the relay answers
+ * HTTP fuzzing of the write side (fast-check, 2,800 cases): whatever the body, the relay answers
  * with a 4xx and an error code — never a 5xx — and never accepts a request whose signed content
  * was altered.
  */
@@ -109,5 +110,96 @@ describe("relay HTTP fuzz: no 5xx, no wrongful acceptance", function () {
       }),
       { numRuns: 300 },
     );
+  });
+  describe("custodial and admin endpoints", function () {
+    const ADMIN = "admin-token-for-fuzzing-0123456789";
+    let custodial: FastifyInstance;
+    let validKey: string;
+    let revokedKey: string;
+
+    before(async () => {
+      custodial = await buildApp(
+        relayConfig(chain.url, chain.addresses, {
+          RELAY_SUBMITTER_ENABLED: "false",
+          RELAY_ADMIN_TOKEN: ADMIN,
+          RELAY_KEYSTORE_PASSPHRASE: "fuzzing passphrase",
+          RELAY_KEYSTORE_SCRYPT_N: "1024",
+          RELAY_ADMIN_RATE_PER_MINUTE: "100000",
+        }, tempDir("fuzz-custodial")),
+        testLogger(),
+      );
+      await custodial.ready();
+      const auth = { authorization: `Bearer ${ADMIN}` };
+      validKey = (await custodial.inject({ method: "POST", url: "/v1/admin/custodial-members", headers: auth, payload: { label: "producer", privateKey: who.producer.privateKey } })).json().apiKey;
+      const second = (await custodial.inject({ method: "POST", url: `/v1/admin/custodial-members/${who.producer.address}/api-keys`, headers: auth, payload: { label: "to revoke" } })).json();
+      revokedKey = second.apiKey;
+      expect((await custodial.inject({ method: "DELETE", url: `/v1/admin/api-keys/${second.keyId}`, headers: auth })).statusCode).to.equal(200);
+    });
+    after(async () => {
+      await custodial?.close();
+    });
+
+    const hex = (n: number) => fc.uint8Array({ minLength: n, maxLength: n }).map((b) => hexlify(b));
+    const value = fc.oneof(
+      fc.jsonValue(),
+      fc.bigInt({ min: 0n, max: (1n << 260n) }).map(String),
+      hex(20),
+      hex(32),
+      fc.constantFrom(String(1), who.distributor.address, "0x" + "0".repeat(64), "09506000134352"),
+    );
+    const fields = ["batchId", "quantity", "receiver", "referenceHash", "shipmentId", "shipment", "gtin", "lot", "expiryDay", "documentHash", "serialsRoot", "serialCount", "reasonHash", "index", "proof", "serial"];
+
+    it("answers custodial actions with any key and body without a 5xx, and acts only for a valid key (300 cases)", async () => {
+      const key = fc.oneof(
+        fc.constant(validKey),
+        fc.constant(revokedKey),
+        fc.constant(undefined),
+        fc.string({ maxLength: 80 }),
+        fc.tuple(hex(8), fc.base64String({ minLength: 44, maxLength: 44 })).map(([id, secret]) => `mtk_${id.slice(2)}_${secret.slice(0, 43).replace(/[+/=]/g, "_")}`),
+      );
+      const body = fc.oneof(fc.jsonValue(), fc.dictionary(fc.constantFrom(...fields), value, { maxKeys: 6 }));
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom(...Object.keys(custodialActions), "teleport"), key, body, async (action, apiKey, payload) => {
+          const res = await custodial.inject({
+            method: "POST",
+            url: `/v1/custodial/${action}`,
+            headers: { "content-type": "application/json", ...(apiKey !== undefined ? { "x-api-key": apiKey } : {}) },
+            payload: JSON.stringify(payload),
+          });
+          expect(res.statusCode, res.body).to.be.below(500);
+          if (res.statusCode < 300) expect(apiKey, "only the valid key acts").to.equal(validKey);
+          else check(res);
+          if (apiKey === revokedKey && res.statusCode === 401) expect(res.json().error.code).to.equal("API_KEY_REVOKED");
+        }),
+        { numRuns: 300 },
+      );
+    });
+
+    it("answers admin calls with any token, path and body without a 5xx, and changes nothing without the token (200 cases)", async () => {
+      const token = fc.oneof(fc.constant(ADMIN), fc.constant(undefined), fc.string({ maxLength: 60 }));
+      const target = fc.oneof(fc.constant(who.producer.address), hex(20), fc.string({ maxLength: 50 }).map(encodeURIComponent));
+      const call = fc.oneof(
+        fc.record({ method: fc.constant("POST" as const), url: fc.constant("/v1/admin/custodial-members"), body: fc.oneof(fc.jsonValue(), fc.record({ label: value, privateKey: fc.oneof(hex(32), value) }, { requiredKeys: [] })) }),
+        fc.record({ method: fc.constantFrom("GET" as const, "POST" as const), url: target.map((a) => `/v1/admin/custodial-members/${a}/api-keys`), body: fc.oneof(fc.jsonValue(), fc.record({ label: value }, { requiredKeys: [] })) }),
+        fc.record({ method: fc.constant("DELETE" as const), url: fc.oneof(hex(8).map((h) => h.slice(2)), fc.string({ maxLength: 40 }).map(encodeURIComponent)).map((id) => `/v1/admin/api-keys/${id}`), body: fc.constant(undefined) }),
+      );
+      await fc.assert(
+        fc.asyncProperty(token, call, async (t, c) => {
+          const res = await custodial.inject({
+            method: c.method,
+            url: c.url,
+            headers: { ...(t !== undefined ? { authorization: `Bearer ${t}` } : {}), ...(c.body !== undefined && c.method !== "GET" ? { "content-type": "application/json" } : {}) },
+            ...(c.body !== undefined && c.method !== "GET" ? { payload: JSON.stringify(c.body) } : {}),
+          });
+          expect(res.statusCode, `${c.method} ${c.url}: ${res.body}`).to.be.below(500);
+          if (res.statusCode < 300) expect(t, "only the admin token administers").to.equal(ADMIN);
+          else check(res);
+        }),
+        { numRuns: 200 },
+      );
+      // The valid key still works: no fuzz case revoked it.
+      const still = await custodial.inject({ method: "POST", url: "/v1/custodial/ship", headers: { "x-api-key": validKey }, payload: { batchId: String(batchId), quantity: "1", receiver: who.distributor.address } });
+      expect(still.statusCode, still.body).to.be.oneOf([200, 202, 409]);
+    });
   });
 });
