@@ -172,18 +172,25 @@ export class RelayClient {
     return (await this.call<Accepted>("POST", `/v1/custodial/${action}`, body, { "x-api-key": apiKey, ...(idempotencyKey ? { "idempotency-key": idempotencyKey } : {}) })).body;
   }
 
-  async status(id: string): Promise<RequestStatus> {
-    return (await this.call<RequestStatus>("GET", `/v1/requests/${id}`)).body;
+  /** GET /v1/requests/:id; with `waitSeconds`, the relay answers at the next state change or after that long. */
+  async status(id: string, opts: { waitSeconds?: number } = {}): Promise<RequestStatus> {
+    const wait = opts.waitSeconds ? `?wait=${Math.min(30, Math.max(0, Math.floor(opts.waitSeconds)))}` : "";
+    return (await this.call<RequestStatus>("GET", `/v1/requests/${id}${wait}`)).body;
   }
 
-  /** Polls until the request is mined or failed; throws after `timeoutMs`. */
+  /**
+   * Follows the request until it is mined or failed, by long-polling (the relay answers at each
+   * state change); throws after `timeoutMs`. `intervalMs` paces the last asks under a second.
+   */
   async waitFor(id: string, opts: { timeoutMs?: number; intervalMs?: number } = {}): Promise<RequestStatus> {
-    const until = Date.now() + (opts.timeoutMs ?? 60_000);
+    const timeoutMs = opts.timeoutMs ?? 60_000;
+    const until = Date.now() + timeoutMs;
     for (;;) {
-      const s = await this.status(id);
+      const waitSeconds = Math.min(30, Math.floor((until - Date.now()) / 1000));
+      const s = await this.status(id, { waitSeconds: Math.max(0, waitSeconds) });
       if (s.state === "mined" || s.state === "failed") return s;
-      if (Date.now() > until) throw new Error(`request ${id} is still ${s.state} after ${opts.timeoutMs ?? 60_000} ms`);
-      await new Promise((r) => setTimeout(r, opts.intervalMs ?? 200));
+      if (Date.now() > until) throw new Error(`request ${id} is still ${s.state} after ${timeoutMs} ms`);
+      if (waitSeconds < 1) await new Promise((r) => setTimeout(r, opts.intervalMs ?? 200));
     }
   }
 }

@@ -193,6 +193,38 @@ export class Outbox {
 
   private pending: { r: NewRequest; resolve: (row: RequestRow) => void; reject: (err: unknown) => void }[] = [];
 
+  /** Callbacks waiting for a request's state to change (GET /v1/requests/:id?wait=…). */
+  private readonly watchers = new Map<string, Set<() => void>>();
+
+  /** Calls `onChange` once, at the next committed state change of request `id`; returns a cancel function. */
+  watch(id: string, onChange: () => void): () => void {
+    let set = this.watchers.get(id);
+    if (!set) this.watchers.set(id, (set = new Set()));
+    const once = () => {
+      cancel();
+      onChange();
+    };
+    const cancel = () => {
+      set!.delete(once);
+      if (set!.size === 0 && this.watchers.get(id) === set) this.watchers.delete(id);
+    };
+    set.add(once);
+    return cancel;
+  }
+
+  /** Wakes every watcher (closing: long-polls answer with the current state at once). */
+  wakeAll() {
+    for (const set of [...this.watchers.values()]) for (const fn of [...set]) fn();
+  }
+
+  private changed(ids: Iterable<string>) {
+    if (this.watchers.size === 0) return;
+    for (const id of ids) {
+      const set = this.watchers.get(id);
+      if (set) for (const fn of [...set]) fn();
+    }
+  }
+
   /**
    * Group commit: requests verified within GROUP_COMMIT_MS of each other are inserted in one
    * transaction (one WAL fsync, which blocks the event loop), and each promise resolves only
@@ -347,6 +379,7 @@ export class Outbox {
       this.stmt.insertTx.run(tx.hash, tx.relayer, tx.relayerNonce, tx.raw, JSON.stringify(tx.requestIds), now);
       for (const id of tx.requestIds) this.stmt.markSubmitted.run(tx.hash, now, id);
     })();
+    this.changed(tx.requestIds);
   }
 
   finishTx(hash: string, state: "mined" | "dropped", blockNumber: number | null) {
@@ -388,6 +421,8 @@ export class Outbox {
       for (const id of requeue) this.stmt.requeue.run(id);
       if (txUpdate) this.stmt.finishTx.run(txUpdate.state, txUpdate.blockNumber, txUpdate.hash);
     })();
+    this.changed(outcomes.map((o) => o.id));
+    this.changed(requeue);
   }
 
   getMeta(key: string): string | undefined {

@@ -21,6 +21,7 @@ import {
   keyIdParamsSchema,
   nonceSchema,
   requestStatusSchema,
+  statusQuerySchema,
   submitBodySchema,
   type CustodialAction,
 } from "./schemas";
@@ -40,6 +41,12 @@ const errors = { ...errorResponses, 401: errorBodySchema, 403: errorBodySchema }
 /** Routes of the write side: signed requests, request status, nonces, the signing domain, custodial actions, enrolment. */
 const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { config, intake, outbox, custodial }) => {
   const env = config.env;
+  // Long-polls answer at once when the service closes, so a graceful close does not wait for them.
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+    outbox.wakeAll();
+  });
   const writeLimit = { rateLimit: { max: env.RELAY_IP_RATE_PER_MINUTE, timeWindow: "1 minute" } };
   const readLimit = { rateLimit: { max: env.PUBLIC_RATE_LIMIT_PER_MINUTE * 10, timeWindow: "1 minute" } };
   const accepted = (a: Accepted) => ({
@@ -78,14 +85,31 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
       schema: {
         tags: ["requests"],
         summary: "State of a request: queued → submitted → mined | failed",
+        description:
+          "With `?wait=N` (≤ 30 s) the answer comes at the request's next state change or after N seconds, whichever is first, so a client can follow a request without polling; a finished request answers at once.",
         params: idParamsSchema,
+        querystring: statusQuerySchema,
         response: { 200: requestStatusSchema, ...errors },
       },
     },
-    async (request) => {
-      const row = outbox.get(request.params.id);
-      if (!row) throw new ApiError(404, "REQUEST_NOT_FOUND", `no request ${request.params.id} at this relay`, "use the id returned by POST /v1/requests, at the relay that accepted it");
-      return statusOf(row);
+    async (request, reply) => {
+      const { id } = request.params;
+      const row = outbox.get(id);
+      if (!row) throw new ApiError(404, "REQUEST_NOT_FOUND", `no request ${id} at this relay`, "use the id returned by POST /v1/requests, at the relay that accepted it");
+      if (request.query.wait === 0 || row.state === "mined" || row.state === "failed" || closing) return statusOf(row);
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          cancel();
+          reply.raw.off("close", done);
+          resolve();
+        };
+        const cancel = outbox.watch(id, done);
+        const timer = setTimeout(done, request.query.wait * 1000);
+        // The client went away: stop waiting (the response's close, as the request's fires once its body is read).
+        reply.raw.once("close", done);
+      });
+      return statusOf(outbox.get(id) ?? row);
     },
   );
 

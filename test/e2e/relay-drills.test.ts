@@ -122,16 +122,25 @@ describe("relay fault drills", function () {
         [who.distributor2, who.pharmacy],
       ]);
       const perSender = 100;
-      const progress: LoadResult = { accepted: new Map(), retries: 0, refusals: [] };
-      const loading = driveLoad({ url: () => url, addresses: chain.addresses, senders, perSender, window: 10, timeoutMs: 200_000, into: progress });
-      // Three random moments under load: after a random share of the requests was accepted, plus jitter.
+      // Three random moments under load: the relay is SIGKILLed the instant a random share of the
+      // requests has been accepted, with the other senders' requests in flight. (Waiting for the
+      // count by polling let a fast machine finish the whole load before the first kill.)
       const total = senders.length * perSender;
       const points = [Math.random(), Math.random(), Math.random()].map((x) => Math.floor((0.1 + 0.6 * x) * total)).sort((x, y) => x - y);
+      let killedAt: (() => void) | undefined;
+      const onAccepted = (count: number) => {
+        if (count >= points[0] && relay.child.exitCode === null && relay.child.signalCode === null && killedAt) {
+          points.shift();
+          relay.child.kill("SIGKILL");
+          killedAt();
+        }
+      };
+      const loading = driveLoad({ url: () => url, addresses: chain.addresses, senders, perSender, window: 10, timeoutMs: 200_000, onAccepted });
       try {
-        for (const point of points) {
-          await until(`${point} accepted requests`, 120_000, () => progress.accepted.size >= point);
-          await new Promise((r) => setTimeout(r, Math.random() * 300)); // jitter: not a wait for an outcome
-          await kill(relay, "SIGKILL");
+        for (let k = 0; k < 3; k++) {
+          await new Promise<void>((resolve) => (killedAt = resolve));
+          killedAt = undefined;
+          await kill(relay, "SIGKILL"); // waits for the exit
           relay = await spawnRelay(env, port);
         }
         const load = await loading;

@@ -74,6 +74,58 @@ describe("relay intake: signed requests through app.inject against a real anvil 
     expect(batch.status).to.equal(1n);
   });
 
+  it("long-polls a request's status over HTTP: ?wait answers at the next state change, at once when finished, and when the service closes", async function () {
+    // A relay that only queues, listening on a real socket as clients use it; the state change is
+    // the submitter's write-ahead record of a transaction, made here through the relay's own outbox.
+    const relay = await buildApp(relayConfig(chain.url, chain.addresses, { RELAY_SUBMITTER_ENABLED: "false" }), testLogger());
+    await relay.listen({ port: 0, host: "127.0.0.1" });
+    const { port } = relay.server.address() as { port: number };
+    const get = async (path: string) => {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`);
+      return { status: res.status, body: (await res.json()) as { state: string; txHash: string | null; error?: { code: string; message: string } } };
+    };
+    const later = <T>(ms: number, value: T) => new Promise<T>((r) => setTimeout(() => r(value), ms));
+    try {
+      const ids: string[] = [];
+      for (const [from, to] of [[who.producer, who.distributor], [who.distributor, who.pharmacy]] as const) {
+        const res = await post(relay, { request: signed(chain.addresses, from, chain.addresses.batchToken, shipData(batchId, to.address), await nonceOf(from.address)) });
+        expect(res.statusCode, res.body).to.equal(202);
+        ids.push(res.json().id);
+      }
+      expect((await get(`/v1/requests/${ids[0]}`)).body.state, "no wait: at once").to.equal("queued");
+
+      const polling = get(`/v1/requests/${ids[0]}?wait=25`);
+      expect(await Promise.race([polling.then(() => "answered"), later(300, "waiting")])).to.equal("waiting");
+      const hash = "0x" + "ab".repeat(32);
+      relay.relay.outbox.recordTx({ hash, relayer: who.producer.address, relayerNonce: 1_000_000, raw: "0x00", requestIds: [ids[0]] });
+      const answer = await polling;
+      expect([answer.status, answer.body.state, answer.body.txHash]).to.deep.equal([200, "submitted", hash]);
+
+      for (const bad of ["31", "-1", "soon", "1.5"]) {
+        const refused = await get(`/v1/requests/${ids[0]}?wait=${bad}`);
+        expect([refused.status, refused.body.error?.code]).to.deep.equal([400, "VALIDATION_FAILED"]);
+        expect(refused.body.error?.message).to.include("wait");
+      }
+
+      const left = get(`/v1/requests/${ids[1]}?wait=25`);
+      await later(100, undefined);
+      const closed = relay.close();
+      expect(await Promise.race([left.then(() => "answered"), later(15_000, "still waiting")]), "closing wakes long-polls").to.equal("answered");
+      expect((await left).body.state).to.equal("queued");
+      await closed;
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it("answers a long-poll on a finished request at once", async function () {
+    const nonce = await nonceOf(who.producer.address);
+    const res = await post(app, { request: signed(chain.addresses, who.producer, chain.addresses.batchToken, shipData(batchId, who.distributor.address), nonce) });
+    const id = res.json().id as string;
+    await new RelayClient(`http://127.0.0.1:${(app.server.address() as { port: number }).port}`).waitFor(id, { timeoutMs: 20_000 });
+    expect((await app.inject({ method: "GET", url: `/v1/requests/${id}?wait=30` })).json().state).to.equal("mined");
+  });
+
   describe("bad input gets a 4xx with a stable code", function () {
     let nonce: bigint;
     beforeEach(async () => {

@@ -34,6 +34,8 @@ export async function driveLoad(opts: {
   timeoutMs?: number;
   /** Filled while the load runs, so a drill can act at a given point of progress. */
   into?: LoadResult;
+  /** Called at once after each acceptance with the number accepted so far: a drill acts at an exact point, while requests are in flight. */
+  onAccepted?: (count: number) => void;
 }): Promise<LoadResult> {
   const result: LoadResult = opts.into ?? { accepted: new Map(), retries: 0, refusals: [] };
   const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
@@ -48,6 +50,7 @@ export async function driveLoad(opts: {
         const json = (await res.json()) as { id?: string; error?: { code: string; message: string } };
         if (res.status === 202 || res.status === 200) {
           result.accepted.set(`${s.wallet.address.toLowerCase()}:${nonce}`, json.id!);
+          opts.onAccepted?.(result.accepted.size);
           return;
         }
         if (res.status === 503 || res.status === 429) {
