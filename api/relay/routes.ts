@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { getAddress } from "ethers";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { ApiError, errorBodySchema, errorResponses } from "../errors";
 import type { AppConfig } from "../config";
@@ -248,7 +249,7 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
       const store = admin(request);
       if (!store.isEnrolled(request.params.address)) throw notEnrolled(request.params.address);
       const keys = store.listKeys(request.params.address);
-      return { member: keys[0]?.member ?? request.params.address, keys };
+      return { member: getAddress(request.params.address.toLowerCase()), keys };
     },
   );
 
