@@ -48,7 +48,8 @@ export async function buildApp(config: AppConfig, options: BuildAppOptions = {})
         : {
             level: config.env.LOG_LEVEL,
             ...(typeof options.logger === "object" ? options.logger : {}),
-            redact: ["req.headers.authorization", "req.headers[\"x-api-key\"]"],
+            // Request logs carry no headers (requestForLog); these catch headers logged by hand.
+            redact: ["req.headers.authorization", "req.headers[\"x-api-key\"]", "headers.authorization", "headers[\"x-api-key\"]", "*.headers.authorization", "*.headers[\"x-api-key\"]"],
             serializers: { req: requestForLog },
           },
     bodyLimit: config.env.BODY_LIMIT_BYTES,

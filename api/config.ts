@@ -80,6 +80,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): AppConfig {
  * process peaked near 300 MB RSS. A fixed 2× (100) kept it at ≈ 225 MB with the same accepted rate
  * (bench:relay, see README). Process-wide, so the entry points (server.ts, npm start) apply it.
  */
-export function applyHeapTuning(env: Pick<Env, "HEAP_GROWING_PERCENT">) {
-  if (env.HEAP_GROWING_PERCENT > 0) v8.setFlagsFromString(`--heap-growing-percent=${env.HEAP_GROWING_PERCENT}`);
+export function applyHeapTuning(env: Pick<Env, "HEAP_GROWING_PERCENT">, nodeFlags = [...process.execArgv, process.env.NODE_OPTIONS ?? ""].join(" ")): boolean {
+  // A flag the operator gave node itself wins.
+  if (env.HEAP_GROWING_PERCENT === 0 || /--heap[-_]growing[-_]percent/.test(nodeFlags)) return false;
+  v8.setFlagsFromString(`--heap-growing-percent=${env.HEAP_GROWING_PERCENT}`);
+  return true;
 }

@@ -188,9 +188,14 @@ export class Intake {
       );
     }
 
-    // The forwarder nonce is read fresh, not from the member cache: another relay (or the member
-    // itself) may have used this nonce a moment ago. The read runs beside the simulation and is
-    // shared by the member's concurrent requests, so it costs neither latency nor many calls.
+    // Nonces only grow: below the cached nonce is used for sure (a replayed request costs no call).
+    const cachedNonce = await this.o.view.forwarderNonce(request.from);
+    if (request.nonce < cachedNonce) {
+      this.refuse(409, "NONCE_USED", `nonce ${request.nonce} of ${request.from} is already used (the forwarder is at ${cachedNonce})`, "GET /v1/nonces/{address} and sign again with nextNonce");
+    }
+    // Otherwise the nonce is read fresh: another relay (or the member itself) may have used it a
+    // moment ago. The read runs beside the simulation and is shared by the member's concurrent
+    // requests, so it costs neither latency nor many calls.
     const simStarted = process.hrtime.bigint();
     const [chainNonce, sim] = await Promise.all([
       this.o.view.forwarderNonce(request.from, true),

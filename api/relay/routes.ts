@@ -209,6 +209,11 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
     return custodial;
   };
   const adminLimit = { rateLimit: { max: env.RELAY_ADMIN_RATE_PER_MINUTE, timeWindow: "1 minute" } };
+  // The token is checked before the params and body are validated: without it, nothing about the
+  // admin endpoints (which fields, which values) is said.
+  const adminFirst = async (request: FastifyRequest) => {
+    admin(request);
+  };
   const adminHeaders = z.object({ authorization: z.string().optional() }).passthrough();
   const notEnrolled = (address: string) =>
     new ApiError(404, "MEMBER_NOT_ENROLLED", `${address} is not a custodial member of this relay`, "enrol it first: POST /v1/admin/custodial-members");
@@ -217,6 +222,7 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
     "/v1/admin/custodial-members",
     {
       config: adminLimit,
+      preValidation: adminFirst,
       schema: {
         tags: ["custodial"],
         summary: "Enrol a custodial member (admin token): stores its key encrypted and issues an API key",
@@ -237,6 +243,7 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
     "/v1/admin/custodial-members/:address/api-keys",
     {
       config: adminLimit,
+      preValidation: adminFirst,
       schema: {
         tags: ["custodial"],
         summary: "List a custodial member's API keys (admin token): ids, labels, dates; never the secrets",
@@ -257,6 +264,7 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
     "/v1/admin/custodial-members/:address/api-keys",
     {
       config: adminLimit,
+      preValidation: adminFirst,
       schema: {
         tags: ["custodial"],
         summary: "Issue another API key for a custodial member (admin token); to rotate, issue one, switch over, revoke the old one",
@@ -278,6 +286,7 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
     "/v1/admin/api-keys/:keyId",
     {
       config: adminLimit,
+      preValidation: adminFirst,
       schema: {
         tags: ["custodial"],
         summary: "Revoke an API key (admin token): refused from the next request on; revoking twice keeps the first date",

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { parse } from "dotenv";
-import { loadConfig, envSchema, ConfigError } from "../../api/config";
+import { loadConfig, envSchema, ConfigError, applyHeapTuning } from "../../api/config";
 import { REPO_ROOT } from "../../api/chain/addresses";
 
 const ADDRESSES = {
@@ -25,6 +25,13 @@ describe("service configuration", function () {
   it("lists every variable the service reads in .env.example", function () {
     const missing = Object.keys(envSchema.shape).filter((name) => !(name in example));
     expect(missing, `add these to .env.example with a comment: ${missing.join(", ")}`).to.deep.equal([]);
+  });
+
+  it("tunes V8's heap growth unless it is 0 or node was given the flag itself", function () {
+    expect(applyHeapTuning({ HEAP_GROWING_PERCENT: 0 }, "")).to.equal(false);
+    expect(applyHeapTuning({ HEAP_GROWING_PERCENT: 100 }, "--max-old-space-size=512 --heap-growing-percent=50")).to.equal(false);
+    expect(applyHeapTuning({ HEAP_GROWING_PERCENT: 100 }, "--heap_growing_percent=50")).to.equal(false);
+    expect(applyHeapTuning({ HEAP_GROWING_PERCENT: 100 }, "--max-old-space-size=512")).to.equal(true);
   });
 
   it("names the variable and what to do when a value is malformed", function () {

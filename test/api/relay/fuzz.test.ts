@@ -150,16 +150,31 @@ describe("relay HTTP fuzz: no 5xx, no wrongful acceptance", function () {
     const fields = ["batchId", "quantity", "receiver", "referenceHash", "shipmentId", "shipment", "gtin", "lot", "expiryDay", "documentHash", "serialsRoot", "serialCount", "reasonHash", "index", "proof", "serial"];
 
     it("answers custodial actions with any key and body without a 5xx, and acts only for a valid key (300 cases)", async () => {
+      const secret = fc.base64String({ minLength: 44, maxLength: 44 }).map((b) => b.slice(0, 43).replace(/[+/=]/g, "_"));
+      const idOf = (k: string) => k.split("_")[1];
       const key = fc.oneof(
         fc.constant(validKey),
         fc.constant(revokedKey),
         fc.constant(undefined),
         fc.string({ maxLength: 80 }),
-        fc.tuple(hex(8), fc.base64String({ minLength: 44, maxLength: 44 })).map(([id, secret]) => `mtk_${id.slice(2)}_${secret.slice(0, 43).replace(/[+/=]/g, "_")}`),
+        fc.tuple(hex(8), secret).map(([id, s]) => `mtk_${id.slice(2)}_${s}`),
+        // A real key id with a wrong secret: unknown, never "revoked" (that is said only to the holder).
+        fc.tuple(fc.constantFrom(() => idOf(validKey), () => idOf(revokedKey)), secret).map(([id, s]) => `mtk_${id()}_${s}`),
       );
+      // Half the bodies pass the ship schema, so authentication and the pipeline behind it are reached.
+      const validShip = fc.record({
+        batchId: fc.oneof(fc.constant(String(batchId)), fc.bigInt({ min: 0n, max: (1n << 256n) - 1n }).map(String)),
+        quantity: fc.bigInt({ min: 0n, max: 5n }).map(String),
+        receiver: fc.oneof(fc.constant(who.distributor.address), fc.constant(who.producer.address), hex(20)),
+      });
       const body = fc.oneof(fc.jsonValue(), fc.dictionary(fc.constantFrom(...fields), value, { maxKeys: 6 }));
+      const cases = fc.oneof(
+        fc.tuple(fc.constant("ship"), key, validShip, fc.constant(true)),
+        fc.tuple(fc.constantFrom(...Object.keys(custodialActions), "teleport"), key, body, fc.constant(false)),
+      );
+      let authenticated = 0;
       await fc.assert(
-        fc.asyncProperty(fc.constantFrom(...Object.keys(custodialActions), "teleport"), key, body, async (action, apiKey, payload) => {
+        fc.asyncProperty(cases, async ([action, apiKey, payload, schemaValid]) => {
           const res = await custodial.inject({
             method: "POST",
             url: `/v1/custodial/${action}`,
@@ -169,13 +184,18 @@ describe("relay HTTP fuzz: no 5xx, no wrongful acceptance", function () {
           expect(res.statusCode, res.body).to.be.below(500);
           if (res.statusCode < 300) expect(apiKey, "only the valid key acts").to.equal(validKey);
           else check(res);
-          if (apiKey === revokedKey && res.statusCode === 401) expect(res.json().error.code).to.equal("API_KEY_REVOKED");
+          if (schemaValid && apiKey !== validKey) {
+            expect(res.statusCode, res.body).to.equal(401);
+            expect(res.json().error.code).to.equal(apiKey === revokedKey ? "API_KEY_REVOKED" : "API_KEY_INVALID");
+          }
+          if (schemaValid && apiKey === validKey) authenticated++;
         }),
         { numRuns: 300 },
       );
+      expect(authenticated, "cases that passed authentication").to.be.greaterThan(10);
     });
 
-    it("answers admin calls with any token, path and body without a 5xx, and changes nothing without the token (200 cases)", async () => {
+    it("answers admin calls with any token, path and body without a 5xx; without the token, nothing changes and nothing is validated (200 cases)", async () => {
       const token = fc.oneof(fc.constant(ADMIN), fc.constant(undefined), fc.string({ maxLength: 60 }));
       const target = fc.oneof(fc.constant(who.producer.address), hex(20), fc.string({ maxLength: 50 }).map(encodeURIComponent));
       const call = fc.oneof(
@@ -194,6 +214,9 @@ describe("relay HTTP fuzz: no 5xx, no wrongful acceptance", function () {
           expect(res.statusCode, `${c.method} ${c.url}: ${res.body}`).to.be.below(500);
           if (res.statusCode < 300) expect(t, "only the admin token administers").to.equal(ADMIN);
           else check(res);
+          // Without the token nothing is validated, so nothing about fields or values is said
+          // (a URL that matches no route is a plain 404).
+          if (t !== ADMIN) expect(res.json().error.code, `${c.method} ${c.url}: ${res.body}`).to.be.oneOf(["ADMIN_TOKEN_INVALID", "NOT_FOUND"]);
         }),
         { numRuns: 200 },
       );

@@ -192,15 +192,21 @@ describe("relay intake: signed requests through app.inject against a real anvil 
       expectError(await post(app, { request: signed(chain.addresses, who.producer, chain.addresses.batchToken, ship(), nonce + 10_000n) }), 422, "NONCE_TOO_FAR");
     });
     it("a nonce another relay used a moment ago → 409 NONCE_USED, though the member cache is warm", async () => {
-      // Warm this relay's caches for the producer (refused: too far ahead), then let "another relay"
-      // (dev account 15, straight to the forwarder) execute the producer's next request.
-      expectError(await post(app, { request: signed(chain.addresses, who.producer, chain.addresses.batchToken, ship(), nonce + 10_000n) }), 422, "NONCE_TOO_FAR");
-      const body = signed(chain.addresses, who.producer, chain.addresses.batchToken, ship(), nonce);
-      const { forwarder } = systemAt(chain.addresses, devWallet(15).connect(chain.provider));
-      const { nonce: _used, ...request } = body;
-      await (await forwarder.execute(request, { gasPrice: 0 })).wait();
-      expect(await nonceOf(who.producer.address)).to.equal(nonce + 1n);
-      expectError(await post(app, { request: body }), 409, "NONCE_USED");
+      // A relay whose member cache lasts a minute, so a cached nonce would still be the old one.
+      const relay = await buildApp(relayConfig(chain.url, chain.addresses, { RELAY_SUBMITTER_ENABLED: "false", RELAY_MEMBER_CACHE_MS: "60000" }), testLogger());
+      try {
+        // Warm its caches for the producer (refused: too far ahead), then let "another relay"
+        // (dev account 15, straight to the forwarder) execute the producer's next request.
+        expectError(await post(relay, { request: signed(chain.addresses, who.producer, chain.addresses.batchToken, ship(), nonce + 10_000n) }), 422, "NONCE_TOO_FAR");
+        const body = signed(chain.addresses, who.producer, chain.addresses.batchToken, ship(), nonce);
+        const { forwarder } = systemAt(chain.addresses, devWallet(15).connect(chain.provider));
+        const { nonce: _used, ...request } = body;
+        await (await forwarder.execute(request, { gasPrice: 0 })).wait();
+        expect(await nonceOf(who.producer.address)).to.equal(nonce + 1n);
+        expectError(await post(relay, { request: body }), 409, "NONCE_USED");
+      } finally {
+        await relay.close();
+      }
     });
     it("a nonce already queued → 409 NONCE_ALREADY_QUEUED, and nextNonce counts it", async () => {
       const q = await nonceOf(who.producer.address);
