@@ -73,6 +73,10 @@ export class Intake {
     throw new ApiError(status, code, message, hint, details);
   }
 
+  private nonceUsed(request: { from: string; nonce: bigint }, chainNonce: bigint): never {
+    this.refuse(409, "NONCE_USED", `nonce ${request.nonce} of ${request.from} is already used (the forwarder is at ${chainNonce})`, "GET /v1/nonces/{address} and sign again with nextNonce");
+  }
+
   /** Rate-limits `key` (a signer address or an API key id). */
   takeToken(key: string) {
     const wait = this.o.env.RELAY_MEMBER_RATE_PER_SECOND > 0 ? this.buckets.take(key) : undefined;
@@ -191,7 +195,7 @@ export class Intake {
     // Nonces only grow: below the cached nonce is used for sure (a replayed request costs no call).
     const cachedNonce = await this.o.view.forwarderNonce(request.from);
     if (request.nonce < cachedNonce) {
-      this.refuse(409, "NONCE_USED", `nonce ${request.nonce} of ${request.from} is already used (the forwarder is at ${cachedNonce})`, "GET /v1/nonces/{address} and sign again with nextNonce");
+      this.nonceUsed(request, cachedNonce);
     }
     // Otherwise the nonce is read fresh: another relay (or the member itself) may have used it a
     // moment ago. The read runs beside the simulation and is shared by the member's concurrent
@@ -205,7 +209,7 @@ export class Intake {
       }),
     ]);
     if (request.nonce < chainNonce) {
-      this.refuse(409, "NONCE_USED", `nonce ${request.nonce} of ${request.from} is already used (the forwarder is at ${chainNonce})`, "GET /v1/nonces/{address} and sign again with nextNonce");
+      this.nonceUsed(request, chainNonce);
     }
     if (request.nonce >= chainNonce + BigInt(env.RELAY_NONCE_WINDOW)) {
       this.refuse(422, "NONCE_TOO_FAR", `nonce ${request.nonce} is more than ${env.RELAY_NONCE_WINDOW} ahead of the forwarder's ${chainNonce}`, "GET /v1/nonces/{address} and sign with nextNonce");
