@@ -149,11 +149,24 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
   const custodialOff = () =>
     new ApiError(404, "CUSTODIAL_DISABLED", "custodial signing is not enabled on this relay", "sign requests yourself (POST /v1/requests) or ask the operators to enable it");
 
+  // The API key is checked before the body is validated, as the admin token is: a caller without a
+  // valid key learns nothing about the body, and every call with a key counts against its quota.
+  const custodialCallers = new WeakMap<FastifyRequest, { member: string; keyId: string }>();
+  const custodialFirst = async (request: FastifyRequest) => {
+    if (!custodial) throw custodialOff();
+    const auth = custodial.authenticate(request.headers["x-api-key"] as string | undefined);
+    if (!auth) throw new ApiError(401, "API_KEY_INVALID", "missing or unknown API key", "send the key issued at enrolment in the X-API-Key header");
+    if (auth.revokedAt) throw new ApiError(401, "API_KEY_REVOKED", `this API key was revoked at ${auth.revokedAt}`, "ask the relay's operators for a new key (POST /v1/admin/custodial-members/{address}/api-keys)");
+    intake.takeToken(`key:${auth.keyId}`);
+    custodialCallers.set(request, auth);
+  };
+
   for (const [action, spec] of Object.entries(custodialActions) as [CustodialAction, (typeof custodialActions)[CustodialAction]][]) {
     app.post(
       `/v1/custodial/${action}`,
       {
         config: writeLimit,
+        preValidation: custodialFirst,
         schema: {
           tags: ["custodial"],
           summary: `${action} signed by the relay with the member's custodial key (${spec.fn})`,
@@ -163,11 +176,8 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
         },
       },
       async (request, reply) => {
-        if (!custodial) throw custodialOff();
-        const auth = custodial.authenticate(request.headers["x-api-key"] as string | undefined);
-        if (!auth) throw new ApiError(401, "API_KEY_INVALID", "missing or unknown API key", "send the key issued at enrolment in the X-API-Key header");
-        if (auth.revokedAt) throw new ApiError(401, "API_KEY_REVOKED", `this API key was revoked at ${auth.revokedAt}`, "ask the relay's operators for a new key (POST /v1/admin/custodial-members/{address}/api-keys)");
-        intake.takeToken(`key:${auth.keyId}`);
+        const auth = custodialCallers.get(request);
+        if (!custodial || !auth) throw custodialOff();
         const idem = request.headers["idempotency-key"] as string | undefined;
         const idemKey = idem ? `custodial:${auth.keyId}:${idem}` : undefined;
         const data = batchTokenInterface.encodeFunctionData(spec.fn, spec.args(request.body as Record<string, unknown>) as unknown[]);

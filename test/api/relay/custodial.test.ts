@@ -92,6 +92,10 @@ describe("relay custodial signing: API keys, encrypted keystores, same pipeline"
 
   it("answers 401 API_KEY_INVALID without a key, with a wrong key, and 400 for unknown fields", async () => {
     expect((await act("ship", undefined, { batchId: "1", quantity: "1", receiver: who.pharmacy.address })).json().error.code).to.equal("API_KEY_INVALID");
+    // The key is checked first: without one, a malformed body says nothing about the schema.
+    const unauthenticated = await act("ship", undefined, { nonsense: true });
+    expect(unauthenticated.statusCode).to.equal(401);
+    expect(unauthenticated.body).not.to.match(/batchId|receiver/);
     const forged = keys.pharmacy.slice(0, -4) + (keys.pharmacy.endsWith("AAAA") ? "BBBB" : "AAAA");
     expect((await act("ship", forged, { batchId: "1", quantity: "1", receiver: who.pharmacy.address })).statusCode).to.equal(401);
     expect((await act("ship", keys.pharmacy, { batchId: "1", quantity: "1", receiver: who.pharmacy.address, gas: "1" })).json().error.code).to.equal("VALIDATION_FAILED");
