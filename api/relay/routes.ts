@@ -1,10 +1,11 @@
 import { z } from "zod";
 import { getAddress } from "ethers";
+import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { ApiError, errorBodySchema, errorResponses } from "../errors";
 import type { AppConfig } from "../config";
 import { FORWARD_REQUEST_TYPES, FORWARDER_NAME, FORWARDER_VERSION, forwardRequestDigest, toJson, type ForwardRequest } from "./forward-request";
-import { statusOf, type Intake } from "./intake";
+import { statusOf, type Accepted, type Intake } from "./intake";
 import type { Outbox } from "./outbox";
 import { ALLOWED_FUNCTIONS, ROLE_NAMES, batchTokenInterface } from "./policy";
 import {
@@ -27,8 +28,6 @@ import {
   type CustodialAction,
 } from "./schemas";
 import { adminTokenMatches, type CustodialStore } from "./custodial";
-import type { FastifyRequest } from "fastify";
-import type { Accepted } from "./intake";
 
 export interface RelayRoutesOptions {
   config: AppConfig;
@@ -210,19 +209,20 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
   }
 
   // ── Admin: custodial members and their API keys ──
-  /** The custodial store, once the admin token checks out. */
-  const admin = (request: FastifyRequest): CustodialStore => {
+  // The token is checked before the params and body are validated: without it, nothing about the
+  // admin endpoints (which fields, which values) is said.
+  const adminFirst = async (request: FastifyRequest) => {
     if (!env.RELAY_ADMIN_TOKEN) throw new ApiError(404, "ADMIN_DISABLED", "admin endpoints are disabled", "set RELAY_ADMIN_TOKEN to enable them");
     const presented = /^Bearer (.+)$/.exec((request.headers.authorization as string | undefined) ?? "")?.[1];
     if (!adminTokenMatches(presented, env.RELAY_ADMIN_TOKEN)) throw new ApiError(401, "ADMIN_TOKEN_INVALID", "missing or wrong admin token", "send Authorization: Bearer <RELAY_ADMIN_TOKEN>");
     if (!custodial) throw custodialOff();
-    return custodial;
   };
-  const adminLimit = { rateLimit: { max: env.RELAY_ADMIN_RATE_PER_MINUTE, timeWindow: "1 minute" } };
-  // The token is checked before the params and body are validated: without it, nothing about the
-  // admin endpoints (which fields, which values) is said.
-  const adminFirst = async (request: FastifyRequest) => {
-    admin(request);
+  /** What every admin route shares: its own rate limit, and the token checked first. */
+  const adminRoute = { config: { rateLimit: { max: env.RELAY_ADMIN_RATE_PER_MINUTE, timeWindow: "1 minute" } }, preValidation: adminFirst };
+  /** The custodial store (adminFirst has refused the call if there is none). */
+  const store = (): CustodialStore => {
+    if (!custodial) throw custodialOff();
+    return custodial;
   };
   const adminHeaders = z.object({ authorization: z.string().optional() }).passthrough();
   const notEnrolled = (address: string) =>
@@ -231,8 +231,7 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
   app.post(
     "/v1/admin/custodial-members",
     {
-      config: adminLimit,
-      preValidation: adminFirst,
+      ...adminRoute,
       schema: {
         tags: ["custodial"],
         summary: "Enrol a custodial member (admin token): stores its key encrypted and issues an API key",
@@ -242,8 +241,7 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
       },
     },
     async (request, reply) => {
-      const store = admin(request);
-      const result = await store.enrol(request.body.label, request.body.privateKey);
+      const result = await store().enrol(request.body.label, request.body.privateKey);
       request.log.info({ member: result.member, keyId: result.keyId, label: request.body.label }, "custodial member enrolled");
       return reply.code(201).send(result);
     },
@@ -252,8 +250,7 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
   app.get(
     "/v1/admin/custodial-members/:address/api-keys",
     {
-      config: adminLimit,
-      preValidation: adminFirst,
+      ...adminRoute,
       schema: {
         tags: ["custodial"],
         summary: "List a custodial member's API keys (admin token): ids, labels, dates; never the secrets",
@@ -263,9 +260,8 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
       },
     },
     async (request) => {
-      const store = admin(request);
-      if (!store.isEnrolled(request.params.address)) throw notEnrolled(request.params.address);
-      const keys = store.listKeys(request.params.address);
+      if (!store().isEnrolled(request.params.address)) throw notEnrolled(request.params.address);
+      const keys = store().listKeys(request.params.address);
       return { member: getAddress(request.params.address.toLowerCase()), keys };
     },
   );
@@ -273,8 +269,7 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
   app.post(
     "/v1/admin/custodial-members/:address/api-keys",
     {
-      config: adminLimit,
-      preValidation: adminFirst,
+      ...adminRoute,
       schema: {
         tags: ["custodial"],
         summary: "Issue another API key for a custodial member (admin token); to rotate, issue one, switch over, revoke the old one",
@@ -285,7 +280,7 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
       },
     },
     async (request, reply) => {
-      const issued = admin(request).issueKey(request.params.address, request.body.label);
+      const issued = store().issueKey(request.params.address, request.body.label);
       if (!issued) throw notEnrolled(request.params.address);
       request.log.info({ member: issued.member, keyId: issued.keyId, label: request.body.label }, "custodial API key issued");
       return reply.code(201).send(issued);
@@ -295,8 +290,7 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
   app.delete(
     "/v1/admin/api-keys/:keyId",
     {
-      config: adminLimit,
-      preValidation: adminFirst,
+      ...adminRoute,
       schema: {
         tags: ["custodial"],
         summary: "Revoke an API key (admin token): refused from the next request on; revoking twice keeps the first date",
@@ -306,7 +300,7 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
       },
     },
     async (request) => {
-      const info = admin(request).revokeKey(request.params.keyId);
+      const info = store().revokeKey(request.params.keyId);
       if (!info) throw new ApiError(404, "API_KEY_NOT_FOUND", `no API key has id ${request.params.keyId}`, "list the member's keys: GET /v1/admin/custodial-members/{address}/api-keys");
       request.log.info({ member: info.member, keyId: info.keyId }, "custodial API key revoked");
       return info;
