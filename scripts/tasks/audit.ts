@@ -4,9 +4,9 @@ import { HardhatPluginError } from "hardhat/plugins";
 import { JsonRpcProvider, isAddress } from "ethers";
 import { UserError } from "../lib/errors";
 
-// Definitions only: helpers that need compiled artifacts load inside the actions, so
-// `hardhat compile` works on a fresh clone.
-const common = () => import("./common");
+// Definitions only: helpers that need compiled artifacts load inside the actions (after
+// compiling when needed), so `hardhat compile` works on a fresh clone.
+import { common } from "./load";
 
 /**
  * Read-side tasks: the integrity audit, and the producer's serial-list upload to the read service.
@@ -26,7 +26,7 @@ task("audit:check", "Rebuilds every batch's custody from events alone and compar
   .addOptionalParam("batchToken", "BatchToken address (default: the network's Ignition deployment)")
   .addFlag("json", "Print the report as JSON")
   .setAction(async (args: { index?: string; fromBlock: string; rangeBlocks: string; rpcUrl?: string; batchToken?: string; json: boolean }, hre) =>
-    (await common()).taskBody(async () => {
+    (await common(hre)).taskBody(async () => {
       // Loaded here, not at config time: they need the compiled typechain types.
       const { BatchToken__factory } = await import("../../typechain-types");
       const { auditLedger } = await import("../../api/read/audit");
@@ -105,14 +105,14 @@ task("read:upload-serials", "Uploads a batch's serial list to the read service, 
   .addOptionalParam("as", "Producer account (name, index or address)", "producer")
   .addOptionalParam("url", "Base URL of the read service", process.env.READ_SERVICE_URL || `http://127.0.0.1:${process.env.PORT || "8080"}`)
   .setAction(async (args: { batch?: string; gtin?: string; lot?: string; serials: string; as: string; url: string }, hre) =>
-    (await common()).taskBody(async () => {
+    (await common(hre)).taskBody(async () => {
       const { buildSerialTree } = await import("../../api/domain/merkle");
       const { serialUploadMessage } = await import("../../api/read/verification");
-      const sys = await (await common()).system(hre);
-      const batchId = await (await common()).resolveBatch(sys, args);
-      const serials = (await common()).readSerialFile(args.serials);
+      const sys = await (await common(hre)).system(hre);
+      const batchId = await (await common(hre)).resolveBatch(sys, args);
+      const serials = (await common(hre)).readSerialFile(args.serials);
       const tree = buildSerialTree(serials);
-      const signer = await (await common()).actor(hre, args.as);
+      const signer = await (await common(hre)).actor(hre, args.as);
       const message = serialUploadMessage({ chainId: sys.chainId, batchToken: sys.addresses.batchToken, batchId, root: tree.root, count: tree.count });
       const signature = await signer.signMessage(message);
       let res: Response;

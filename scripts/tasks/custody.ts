@@ -6,6 +6,7 @@ import { task } from "hardhat/config";
  */
 
 import { BATCH_STATUS_NAMES, REJECT_REASONS, UNIT_VERDICTS as VERDICTS } from "../../api/domain/ledger-enums";
+import { common } from "./load";
 
 task("batch:mint", "Mints a batch to a producer from a serial list (JSON array or CSV, one serial per unit)")
   .addParam("gtin", "GTIN-8/12/13/14 with check digit")
@@ -15,7 +16,7 @@ task("batch:mint", "Mints a batch to a producer from a serial list (JSON array o
   .addOptionalParam("document", "Certificate of analysis reference (text, hashed) or 0x hash")
   .addOptionalParam("as", "Producer to mint as", "producer")
   .setAction(async (args: { gtin: string; lot: string; expiry: string; serials: string; document?: string; as: string }, hre) => {
-    const c = await import("./common");
+    const c = await common(hre);
     const { buildSerialTree } = await import("../../api/domain/merkle");
     const { UserError } = await import("../lib/errors");
     return c.taskBody(async () => {
@@ -57,7 +58,7 @@ task("custody:ship", "Ships units of a batch to another member (they stay pendin
   .addOptionalParam("reference", "Despatch advice reference (text, hashed) or 0x hash")
   .addOptionalParam("as", "Sender", "producer")
   .setAction(async (args: { batch?: string; gtin?: string; lot?: string; quantity: string; to: string; reference?: string; as: string }, hre) => {
-    const c = await import("./common");
+    const c = await common(hre);
     return c.taskBody(async () => {
       const sys = await c.system(hre);
       const batchId = await c.resolveBatch(sys, args);
@@ -74,7 +75,7 @@ task("custody:ship", "Ships units of a batch to another member (they stay pendin
   });
 
 async function pendingShipment(hre: import("hardhat/types").HardhatRuntimeEnvironment, shipmentArg: string) {
-  const c = await import("./common");
+  const c = await common(hre);
   const { UserError } = await import("../lib/errors");
   const { fetchLedgerEvents } = await import("../../api/chain/logs");
   const sys = await c.system(hre);
@@ -101,7 +102,7 @@ for (const [name, description, fn] of [
     .addOptionalParam("as", fn === "cancel" ? "Sender" : "Receiver (default: the shipment's own receiver/sender if its key is configured)");
   if (fn === "reject") t.addOptionalParam("reason", `One of ${REJECT_REASONS.join(", ")}`, "Unspecified");
   t.setAction(async (args: { shipment: string; as?: string; reason?: string }, hre) => {
-    const c = await import("./common");
+    const c = await common(hre);
     const { UserError } = await import("../lib/errors");
     return c.taskBody(async () => {
       const { sys, id, shipment } = await pendingShipment(hre, args.shipment);
@@ -131,7 +132,7 @@ for (const [name, description, fn] of [
     .addParam("reason", "Reason (text, hashed) or 0x hash of the decision document")
     .addOptionalParam("as", "Regulator", "regulator")
     .setAction(async (args: { batch?: string; gtin?: string; lot?: string; reason: string; as: string }, hre) => {
-      const c = await import("./common");
+      const c = await common(hre);
       return c.taskBody(async () => {
         const sys = await c.system(hre);
         const batchId = await c.resolveBatch(sys, args);
@@ -153,7 +154,7 @@ task("unit:verify", "Verifies one pack against the chain: genuine, dispensed, re
   .addOptionalParam("expiry", "Expiry YYMMDD or YYYY-MM-DD (instead of --scan)")
   .addParam("serials", "The batch's serial list (.json or .csv) to build the unit's Merkle proof from")
   .setAction(async (args: { scan?: string; gtin?: string; lot?: string; serial?: string; expiry?: string; serials: string }, hre) => {
-    const c = await import("./common");
+    const c = await common(hre);
     const { parseGs1 } = await import("../../api/domain/gs1-scan");
     const { buildSerialTree } = await import("../../api/domain/merkle");
     const { UserError } = await import("../lib/errors");
@@ -186,7 +187,7 @@ task("batch:history", "Prints a batch's custody and status history from events a
   .addOptionalParam("gtin", "GTIN (with --lot)")
   .addOptionalParam("lot", "Lot (with --gtin)")
   .setAction(async (args: { batch?: string; gtin?: string; lot?: string }, hre) => {
-    const c = await import("./common");
+    const c = await common(hre);
     const { fetchLedgerEvents } = await import("../../api/chain/logs");
     const { describeEvent, replayBatch, inTransit, isConserved } = await import("../../api/domain/custody");
     return c.taskBody(async () => {

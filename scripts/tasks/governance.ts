@@ -7,9 +7,10 @@ import { task, types } from "hardhat/config";
  */
 
 import { MEMBER_STATUS_NAMES as STATUS_NAMES, ROLE_NAMES } from "../../api/domain/ledger-enums";
+import { common } from "./load";
 
 task("members:list", "Lists the consortium's members with role, GLN, jurisdiction, licence and status").setAction(async (_args, hre) => {
-  const c = await import("./common");
+  const c = await common(hre);
   return c.taskBody(async () => {
     const sys = await c.system(hre);
     const now = BigInt((await hre.ethers.provider.getBlock("latest"))!.timestamp);
@@ -37,7 +38,7 @@ task("gov:propose", "Proposes a governance action (the proposer's approval count
   .addParam("params", "The action's arguments as a JSON array, e.g. '[\"0xabc…\", 3, \"4001234000046\", \"DE\", \"licence-ref\", \"2027-12-31\"]' for admitMember (role by number or name, GLN, jurisdiction, licence reference text or 0x hash, expiry YYYY-MM-DD or unix seconds)")
   .addOptionalParam("as", "Governor to propose as (name, index or address)", "governor1")
   .setAction(async (args: { action: string; params: string; as: string }, hre) => {
-    const c = await import("./common");
+    const c = await common(hre);
     const { UserError } = await import("../lib/errors");
     return c.taskBody(async () => {
       const sys = await c.system(hre);
@@ -72,7 +73,7 @@ task("gov:approve", "Approves a pending proposal")
   .addParam("id", "Proposal id", undefined, types.string)
   .addOptionalParam("as", "Governor to approve as", "governor2")
   .setAction(async (args: { id: string; as: string }, hre) => {
-    const c = await import("./common");
+    const c = await common(hre);
     return c.taskBody(async () => {
       const sys = await c.system(hre);
       const id = c.parsePositive("id", args.id);
@@ -86,7 +87,7 @@ task("gov:execute", "Executes a proposal that has enough approvals")
   .addParam("id", "Proposal id", undefined, types.string)
   .addOptionalParam("as", "Governor to execute as", "governor1")
   .setAction(async (args: { id: string; as: string }, hre) => {
-    const c = await import("./common");
+    const c = await common(hre);
     return c.taskBody(async () => {
       const sys = await c.system(hre);
       const id = c.parsePositive("id", args.id);
@@ -98,7 +99,7 @@ task("gov:execute", "Executes a proposal that has enough approvals")
   });
 
 task("gov:proposals", "Lists proposals with their approvals and state").setAction(async (_args, hre) => {
-  const c = await import("./common");
+  const c = await common(hre);
   return c.taskBody(async () => {
     const sys = await c.system(hre);
     const now = BigInt((await hre.ethers.provider.getBlock("latest"))!.timestamp);
