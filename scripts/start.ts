@@ -1,14 +1,15 @@
 /**
  * `npm start`: a complete local consortium in one command.
  *
- * Starts a Hardhat node on 127.0.0.1 (chain 1337, gas price 0, base fee 0, blocks every
- * BLOCK_INTERVAL_MS like a QBFT block period), deploys the System module through Ignition (or
+ * Compiles the contracts if a fresh clone (or a change) needs it while it starts a Hardhat node on
+ * 127.0.0.1 (chain 1337, gas price 0, base fee 0), deploys the System module through Ignition (or
  * reuses the deployment the chain already has), admits the demo consortium through governance,
- * writes the dev keys to .local/dev-keys.json (git-ignored, mode 0600), starts the relay and
- * read service, prints who is who, and shuts everything down on Ctrl-C.
+ * then lets the node seal a block every BLOCK_INTERVAL_MS like a QBFT block period. Starts the
+ * relay and read service with the demo pharmacy enrolled for custodial signing, writes who is who
+ * with the dev keys and its API key to .local/dev-keys.json (git-ignored, mode 0600), and shuts
+ * everything down on Ctrl-C.
  */
 import "dotenv/config";
-import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 
@@ -54,8 +55,11 @@ async function main() {
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
 
-  // ── 1. The chain ──
+  // ── 1. The chain, and the contracts compiled beside it ──
+  // A fresh clone has no artifacts/ or typechain-types/ (git-ignored) and everything below imports
+  // them, so compile first when they are missing or stale, while the node starts in parallel.
   let rpcUrl = env.CHAIN_RPC_URL;
+  let nodeStart: Promise<string> | undefined;
   if (rpcUrl) {
     say(`using the node at ${rpcUrl} (CHAIN_RPC_URL)`);
   } else {
@@ -66,16 +70,42 @@ async function main() {
         `stop it, set RPC_PORT to a free port, or set CHAIN_RPC_URL=http://127.0.0.1:${env.RPC_PORT} to use that node`,
       );
     }
-    say(`starting Hardhat node on 127.0.0.1:${env.RPC_PORT} (chain 1337, free gas, ${env.BLOCK_INTERVAL_MS > 0 ? `${env.BLOCK_INTERVAL_MS} ms blocks` : "a block per transaction"})`);
-    const node = await startHardhatNode({ port: env.RPC_PORT, blockIntervalMs: env.BLOCK_INTERVAL_MS });
-    stops.push(() => node.stop());
-    rpcUrl = node.url;
-    say(`node ready at ${rpcUrl}`);
+    say(
+      `starting Hardhat node on 127.0.0.1:${env.RPC_PORT} (chain 1337, free gas, ${env.BLOCK_INTERVAL_MS > 0 ? `a block per transaction while setting up, then every ${env.BLOCK_INTERVAL_MS} ms` : "a block per transaction"})`,
+    );
+    // Set-up (deployment, admissions) mines at once; the block period starts when it is done.
+    nodeStart = startHardhatNode({ port: env.RPC_PORT, blockIntervalMs: 0 }).then((node) => {
+      stops.push(() => node.stop());
+      // Every exit, including a coded failure further down, takes the node with it.
+      process.on("exit", () => node.child.kill("SIGTERM"));
+      say(`node ready at ${node.url}`);
+      return node.url;
+    });
+    // Keep a failed start from surfacing as an unhandled rejection while the compile runs.
+    nodeStart.catch(() => undefined);
+    rpcUrl = `http://127.0.0.1:${env.RPC_PORT}`;
   }
+  // The `localnode` network of hardhat.config.ts reads this when the config loads.
   process.env.CHAIN_RPC_URL = rpcUrl;
 
-  // ── 2. Contracts and members ──
   const hre = await import("hardhat");
+  const { ensureCompiled } = await import("./lib/compile");
+  try {
+    const did = await ensureCompiled(hre, say);
+    if (!did) say("contracts compiled and up to date");
+  } catch (err) {
+    await shutdownQuietly(stops, nodeStart);
+    fail("COMPILE_FAILED", (err as Error).message.split("\n")[0], "fix the contract named above, or run `npx hardhat compile` to see the compiler's full output");
+  }
+  if (nodeStart) {
+    try {
+      await nodeStart;
+    } catch (err) {
+      fail("NODE_FAILED", (err as Error).message.split("\n")[0], "see the node's output above; is another process using the port?");
+    }
+  }
+
+  // ── 2. Contracts and members ──
   const { deploySystem, parametersFor } = await import("./lib/deployment");
   const { admitDemoMembers, DEMO_MEMBERS, DEMO_GOVERNOR_INDICES, ROLE_NAMES } = await import("./lib/consortium-setup");
   const { UserError } = await import("./lib/errors");
@@ -98,40 +128,34 @@ async function main() {
   const { admitted, skipped } = await admitDemoMembers(system.consortium, accounts, say);
   say(`consortium: ${admitted} members admitted through governance, ${skipped} already members`);
 
-  // ── 3. Dev keys (git-ignored) ──
+  // Deployment and admission ran a block per transaction; from here on the chain keeps the
+  // block period of a QBFT network.
+  if (nodeStart && env.BLOCK_INTERVAL_MS > 0) {
+    await hre.network.provider.send("evm_setAutomine", [false]);
+    await hre.network.provider.send("evm_setIntervalMining", [env.BLOCK_INTERVAL_MS]);
+    say(`chain now seals a block every ${env.BLOCK_INTERVAL_MS} ms`);
+  }
+
+  // ── 3. Who is who ──
   const { HDNodeWallet, Mnemonic } = hre.ethers;
   const { DEV_MNEMONIC } = await import("../hardhat.config");
+  const { writeDevKeys, DEV_KEYS_FILE, localServiceSecrets } = await import("./lib/dev-keys");
   const keyOf = (i: number) => HDNodeWallet.fromMnemonic(Mnemonic.fromPhrase(DEV_MNEMONIC), `m/44'/60'/0'/0/${i}`).privateKey;
-  const localDir = path.resolve(__dirname, "..", ".local");
-  fs.mkdirSync(localDir, { recursive: true, mode: 0o700 });
-  const keysFile = path.join(localDir, "dev-keys.json");
   const who = [
-    { key: "deployer", name: "Deployer", account: 0 },
-    ...DEMO_GOVERNOR_INDICES.map((i, n) => ({ key: `governor${n + 1}`, name: `Governor ${n + 1}`, account: i })),
-    ...DEMO_MEMBERS.map((m) => ({ key: m.key, name: `${m.name}, GLN ${m.gln}, ${m.jurisdiction}, ${ROLE_NAMES[m.role]}`, account: m.account })),
+    { key: "deployer", name: "Deployer", account: 0, custodial: false },
+    ...DEMO_GOVERNOR_INDICES.map((i, n) => ({ key: `governor${n + 1}`, name: `Governor ${n + 1}`, account: i, custodial: false })),
+    ...DEMO_MEMBERS.map((m) => ({ key: m.key, name: `${m.name}, GLN ${m.gln}, ${m.jurisdiction}, ${ROLE_NAMES[m.role]}`, account: m.account, custodial: m.custodial })),
   ];
-  fs.writeFileSync(
-    keysFile,
-    JSON.stringify(
-      {
-        warning: "Development keys of the public Hardhat/anvil test mnemonic. Never use them on a real network.",
-        chainId: 1337,
-        rpcUrl,
-        contracts: system.addresses,
-        accounts: who.map((w) => ({ key: w.key, address: accounts[w.account].address, privateKey: keyOf(w.account) })),
-      },
-      null,
-      2,
-    ),
-    { mode: 0o600 },
-  );
-  fs.chmodSync(keysFile, 0o600);
-
-  console.log("\nWho is who (dev keys in .local/dev-keys.json):");
-  for (const w of who) console.log(`  ${w.key.padEnd(13)} ${accounts[w.account].address}  ${w.name}`);
-  console.log(`\nContracts: forwarder ${system.addresses.forwarder}\n           consortium ${system.addresses.consortium}\n           batch token ${system.addresses.batchToken}\n`);
+  const devKeys = {
+    warning: "Development keys of the public Hardhat/anvil test mnemonic. Never use them on a real network.",
+    chainId: 1337,
+    rpcUrl: rpcUrl!,
+    contracts: system.addresses,
+    accounts: who.map((w) => ({ key: w.key, address: accounts[w.account].address, privateKey: keyOf(w.account) as string, apiKey: undefined as string | undefined })),
+  };
 
   // ── 4. The relay and read service ──
+  let service: { url: string; adminToken: string } | undefined;
   if (env.START_SERVICE === "true") {
     process.env.DEPLOYMENT_ID = system.deploymentId;
     // The outbox and the index belong to one chain. A fresh dev node is a new chain, so each gets
@@ -144,6 +168,11 @@ async function main() {
     say(`service data in ${process.env.DATA_DIR}`);
     process.env.CHAIN_ID = "1337";
     process.env.PORT = String(env.PORT);
+    // Custodial signing and the admin API are on, with secrets generated for this data directory
+    // (unless .env sets them), so the demo's custodial member works out of the box.
+    const secrets = localServiceSecrets(path.resolve(__dirname, "..", process.env.DATA_DIR));
+    process.env.RELAY_ADMIN_TOKEN ??= secrets.adminToken;
+    process.env.RELAY_KEYSTORE_PASSPHRASE ??= secrets.keystorePassphrase;
     const { applyHeapTuning, loadConfig } = await import("../api/config");
     const { buildApp } = await import("../api/app");
     const config = loadConfig(process.env);
@@ -159,7 +188,8 @@ async function main() {
       throw err;
     }
     stops.push(() => app.close());
-    say(`service listening on http://127.0.0.1:${env.PORT} (API docs at /docs, portal at /)`);
+    service = { url: `http://127.0.0.1:${env.PORT}`, adminToken: process.env.RELAY_ADMIN_TOKEN };
+    say(`service listening on ${service.url} (API docs at /docs, portal at /)`);
     // "Ready" means ready: the indexer has read the chain once and the relay found its keys.
     const deadline = Date.now() + 60_000;
     for (;;) {
@@ -173,11 +203,27 @@ async function main() {
       }
       await new Promise((r) => setTimeout(r, 200));
     }
+    const { enrolCustodialMember } = await import("./lib/custodial-setup");
+    for (const account of devKeys.accounts) {
+      const w = who.find((x) => x.key === account.key)!;
+      if (!w.custodial) continue;
+      const enrolled = await enrolCustodialMember(service.url, service.adminToken, { privateKey: account.privateKey, label: `npm start: ${account.key}` });
+      account.apiKey = enrolled.apiKey;
+      say(`${account.key} signs through the relay's custodial key (API key in ${path.relative(process.cwd(), DEV_KEYS_FILE)})`);
+    }
   }
+
+  writeDevKeys({ ...devKeys, ...(service ? { service } : {}) });
+  console.log(`\nWho is who (dev keys in ${path.relative(process.cwd(), DEV_KEYS_FILE)}):`);
+  for (const w of who) console.log(`  ${w.key.padEnd(13)} ${accounts[w.account].address}  ${w.name}${w.custodial && service ? " — custodial (API key)" : ""}`);
+  console.log(`\nContracts: forwarder ${system.addresses.forwarder}\n           consortium ${system.addresses.consortium}\n           batch token ${system.addresses.batchToken}\n`);
+  if (service) console.log(`Portal ${service.url}/  ·  API docs ${service.url}/docs  ·  next: npm run demo (in a second terminal)\n`);
   say(`ready in ${elapsed()} — press Ctrl-C to stop`);
 }
 
-async function shutdownQuietly(stops: (() => Promise<void>)[]) {
+/** Stops what started so far; waits for a node still starting, so it does not outlive us. */
+async function shutdownQuietly(stops: (() => Promise<void>)[], starting?: Promise<unknown>) {
+  await starting?.catch(() => undefined);
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
 }
 

@@ -11,14 +11,15 @@ export { ROLE, ROLE_NAMES };
  * accounts (0 deploys; 1–3 are the governors of ignition/parameters/localnode.json).
  */
 export const DEMO_GOVERNOR_INDICES = [1, 2, 3] as const;
+/** `custodial`: `npm start` enrols this member at the relay, which then signs for it (API key). */
 export const DEMO_MEMBERS = [
-  { key: "producer", name: "Rhein Pharma GmbH (producer)", account: 4, role: ROLE.Producer, gln: withCheckDigit("400123400001"), jurisdiction: "DE" },
-  { key: "distributor", name: "Nord Großhandel AG (distributor)", account: 5, role: ROLE.Distributor, gln: withCheckDigit("400123400002"), jurisdiction: "DE" },
-  { key: "distributor2", name: "Süd Logistik GmbH (distributor)", account: 6, role: ROLE.Distributor, gln: withCheckDigit("400123400003"), jurisdiction: "DE" },
-  { key: "pharmacy", name: "Apotheke am Markt (pharmacy)", account: 7, role: ROLE.Pharmacy, gln: withCheckDigit("400123400004"), jurisdiction: "DE" },
-  { key: "pharmacy2", name: "Pharmacie du Centre (pharmacy)", account: 8, role: ROLE.Pharmacy, gln: withCheckDigit("300123400005"), jurisdiction: "FR" },
-  { key: "regulator", name: "Landesamt für Arzneimittel (regulator)", account: 9, role: ROLE.Regulator, gln: withCheckDigit("400123400006"), jurisdiction: "DE" },
-  { key: "auditor", name: "Prüfgesellschaft (auditor)", account: 10, role: ROLE.Auditor, gln: withCheckDigit("400123400007"), jurisdiction: "DE" },
+  { key: "producer", name: "Rhein Pharma GmbH (producer)", account: 4, role: ROLE.Producer, gln: withCheckDigit("400123400001"), jurisdiction: "DE", custodial: false },
+  { key: "distributor", name: "Nord Großhandel AG (distributor)", account: 5, role: ROLE.Distributor, gln: withCheckDigit("400123400002"), jurisdiction: "DE", custodial: false },
+  { key: "distributor2", name: "Süd Logistik GmbH (distributor)", account: 6, role: ROLE.Distributor, gln: withCheckDigit("400123400003"), jurisdiction: "DE", custodial: false },
+  { key: "pharmacy", name: "Apotheke am Markt (pharmacy)", account: 7, role: ROLE.Pharmacy, gln: withCheckDigit("400123400004"), jurisdiction: "DE", custodial: true },
+  { key: "pharmacy2", name: "Pharmacie du Centre (pharmacy)", account: 8, role: ROLE.Pharmacy, gln: withCheckDigit("300123400005"), jurisdiction: "FR", custodial: false },
+  { key: "regulator", name: "Landesamt für Arzneimittel (regulator)", account: 9, role: ROLE.Regulator, gln: withCheckDigit("400123400006"), jurisdiction: "DE", custodial: false },
+  { key: "auditor", name: "Prüfgesellschaft (auditor)", account: 10, role: ROLE.Auditor, gln: withCheckDigit("400123400007"), jurisdiction: "DE", custodial: false },
 ] as const;
 export type DemoMemberKey = (typeof DEMO_MEMBERS)[number]["key"];
 
