@@ -113,7 +113,8 @@ export const verificationSchema = z.object({
   advice: z.string(),
   product: z.object({ gtin: z.string(), lot: z.string(), serial: z.string(), expiry: isoDay.nullable(), digitalLink: z.string() }),
   batch: z.object({ status: batchStatus, statusSince: isoDay.nullable(), expiry: isoDay, expired: z.boolean() }).nullable(),
-  expiryChecked: z.boolean().describe("false when the code carried no expiry (AI 17): the printed date was not compared"),
+  expiryChecked: z.boolean().describe("true when the printed expiry (AI 17) was compared with the batch's registered expiry"),
+  expiryNote: z.string().nullable().describe("why the printed expiry was not compared (the code carried none), for the reader; null otherwise"),
   dispensedOn: isoDay.nullable(),
   proof: z.object({ unitIndex: z.number().int(), leaf: z.string(), root: z.string(), siblings: z.array(z.string()) }).nullable(),
   chain: z.object({

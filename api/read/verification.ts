@@ -26,7 +26,10 @@ export interface VerificationResult {
   advice: string;
   product: { gtin: string; lot: string; serial: string; expiry: string | null; digitalLink: string };
   batch: { status: "Active" | "Quarantined" | "Recalled"; statusSince: string | null; expiry: string; expired: boolean } | null;
+  /** Whether the printed expiry was compared with the batch's registered expiry. */
   expiryChecked: boolean;
+  /** A sentence for the reader when the printed expiry was not compared, saying why; null otherwise. */
+  expiryNote: string | null;
   dispensedOn: string | null;
   proof: { unitIndex: number; leaf: string; root: string; siblings: string[] } | null;
   chain: { block: number; method: "index" | "none" };
@@ -46,9 +49,19 @@ export function wording(v: Verdict, r: Pick<VerificationResult, "batch" | "dispe
         advice: "A pack with this serial number was already handed to a patient. If you just received it from your pharmacy, ask them; if you bought it elsewhere, do not use it — it may be a copy. Report it to your pharmacist.",
       };
     case "recalled":
-      return { headline: `Do not use — recalled${since}`, advice: "This batch was recalled by the regulator. Do not take it; return it to your pharmacy, which will replace it." };
+      return {
+        headline: `Do not use — recalled${since}`,
+        advice: r.dispensedOn
+          ? `This pack was dispensed on ${r.dispensedOn}, and its batch was recalled by the regulator since. Do not take it; return it to the pharmacy that dispensed it, which will replace it.`
+          : "This batch was recalled by the regulator. Do not take it; return it to your pharmacy, which will replace it.",
+      };
     case "quarantined":
-      return { headline: `Do not use for now — batch under investigation${since}`, advice: "The regulator has put this batch on hold while it is checked. Do not take it; ask your pharmacist for a replacement." };
+      return {
+        headline: `Do not use for now — batch under investigation${since}`,
+        advice: r.dispensedOn
+          ? `This pack was dispensed on ${r.dispensedOn}, and the regulator has put its batch on hold since, while it is checked. Do not take it; ask your pharmacist for a replacement.`
+          : "The regulator has put this batch on hold while it is checked. Do not take it; ask your pharmacist for a replacement.",
+      };
     case "expired":
       return { headline: `Expired on ${r.batch?.expiry ?? "its expiry date"}`, advice: "Do not use this pack. Return it to a pharmacy for safe disposal." };
     case "unknown_batch":
@@ -185,28 +198,39 @@ export class Verifier {
       expiry: q.expiryDay === undefined ? null : isoDate(q.expiryDay),
       digitalLink: toDigitalLink({ gtin: q.gtin, lot: q.lot, serial: q.serial }),
     };
-    const finish = (verdict: Verdict, fields: Pick<VerificationResult, "batch" | "dispensedOn" | "proof">, method: VerificationResult["chain"]["method"] = "index"): VerificationResult => {
-      const result = { verdict, product, ...fields, expiryChecked: q.expiryDay !== undefined && method !== "none", chain: { block, method } };
+    // `compared`: whether the printed expiry was held against the batch's. Only a code without
+    // an expiry gets a sentence about it; a check that stopped earlier has a verdict that says why.
+    const finish = (verdict: Verdict, fields: Pick<VerificationResult, "batch" | "dispensedOn" | "proof">, compared: boolean, method: VerificationResult["chain"]["method"] = "index"): VerificationResult => {
+      const expiryNote = q.expiryDay === undefined && fields.batch ? "The code carried no expiry date, so the printed date was not compared with the registered one." : null;
+      const result = { verdict, product, ...fields, expiryChecked: compared && q.expiryDay !== undefined, expiryNote, chain: { block, method } };
       return { ...result, ...wording(verdict, result) };
     };
-    if (!batch) return finish("unknown_batch", { batch: null, dispensedOn: null, proof: null });
+    if (!batch) return finish("unknown_batch", { batch: null, dispensedOn: null, proof: null }, false);
     const batchView = this.batchView(batch, today);
+    const expiryMatches = (q.expiryDay ?? batch.expiryDay) === batch.expiryDay;
     const serialised = !/^0x0{64}$/.test(batch.serialsRoot);
-    if (!serialised) return finish("not_in_batch", { batch: batchView, dispensedOn: null, proof: null });
+    if (!serialised) return finish("not_in_batch", { batch: batchView, dispensedOn: null, proof: null }, false);
     const tree = this.tree(batch.batchId);
-    if (!tree) return finish("serials_unavailable", { batch: batchView, dispensedOn: null, proof: null }, "none");
+    if (!tree) {
+      // Without the serial list no unit proof exists, but the printed expiry can still be held
+      // against the batch's: a mismatch is a finding whatever the serial.
+      if (!expiryMatches) return finish("expiry_mismatch", { batch: batchView, dispensedOn: null, proof: null }, true, "none");
+      return finish("serials_unavailable", { batch: batchView, dispensedOn: null, proof: null }, true, "none");
+    }
     const unit = tree.proofOfSerial(q.serial);
-    if (!unit) return finish("not_in_batch", { batch: batchView, dispensedOn: null, proof: null });
+    if (!unit) return finish("not_in_batch", { batch: batchView, dispensedOn: null, proof: null }, false);
     const proof = { unitIndex: unit.index, leaf: unit.leaf, root: tree.root, siblings: unit.proof };
-    // The order of BatchToken.verifyUnit's checks, so the first failing one names the verdict.
-    if ((q.expiryDay ?? batch.expiryDay) !== batch.expiryDay) return finish("expiry_mismatch", { batch: batchView, dispensedOn: null, proof });
-    if (batch.status === "Recalled") return finish("recalled", { batch: batchView, dispensedOn: null, proof });
-    if (batch.status === "Quarantined") return finish("quarantined", { batch: batchView, dispensedOn: null, proof });
     const dispensedAt = this.store.dispensedAt(batch.batchId, unit.index);
-    if (dispensedAt !== undefined) return finish("dispensed", { batch: batchView, dispensedOn: day(dispensedAt), proof });
+    const dispensedOn = dispensedAt === undefined ? null : day(dispensedAt);
+    // The order of BatchToken.verifyUnit's checks, so the first failing one names the verdict; a
+    // dispense is reported beside a later verdict (a dispensed pack of a recalled batch is both).
+    if (!expiryMatches) return finish("expiry_mismatch", { batch: batchView, dispensedOn, proof }, true);
+    if (batch.status === "Recalled") return finish("recalled", { batch: batchView, dispensedOn, proof }, true);
+    if (batch.status === "Quarantined") return finish("quarantined", { batch: batchView, dispensedOn, proof }, true);
+    if (dispensedOn !== null) return finish("dispensed", { batch: batchView, dispensedOn, proof }, true);
     // Expiry against today's date; the contract compares the block's date (the same day but at midnight).
-    if (batchView.expired) return finish("expired", { batch: batchView, dispensedOn: null, proof });
-    return finish("genuine", { batch: batchView, dispensedOn: null, proof });
+    if (batchView.expired) return finish("expired", { batch: batchView, dispensedOn: null, proof }, true);
+    return finish("genuine", { batch: batchView, dispensedOn: null, proof }, true);
   }
 
   private batchView(b: BatchRow, today: number): NonNullable<VerificationResult["batch"]> {

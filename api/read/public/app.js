@@ -55,9 +55,8 @@
       ["Batch status", r.batch ? STATUS_WORDS[r.batch.status] + (r.batch.statusSince ? " since " + r.batch.statusSince : "") : null],
       ["Dispensed on", r.dispensedOn],
     ]));
-    if (!r.expiryChecked && r.verdict !== "unknown_batch") {
-      box.appendChild(el("p", {}, ["The code carried no expiry date, so the printed date was not compared."]));
-    }
+    // The service words the reason; the page only shows it.
+    if (r.expiryNote) box.appendChild(el("p", { id: "expiry-note" }, [r.expiryNote]));
     if (r.proof) {
       var d = el("details", {}, [el("summary", {}, ["Technical proof"])]);
       d.appendChild(el("p", { class: "proof" }, ["Unit " + r.proof.unitIndex + " · leaf " + r.proof.leaf + " · root " + r.proof.root + " · " + r.proof.siblings.length + " sibling hashes · checked at block " + r.chain.block]));

@@ -197,6 +197,18 @@ describe("read side over a real anvil node (indexer, queries, verification, expo
       expect((await scan(code("GENUINE-A", "A-0001", "300629"))).json()).to.include({ verdict: "expiry_mismatch" });
     });
 
+    it("says the printed expiry was not compared only when the code carried none", async function () {
+      const without = (await scan(`(01)${GTIN}(10)GENUINE-A(21)A-0001`)).json();
+      expect(without).to.include({ verdict: "genuine", expiryChecked: false });
+      expect(without.expiryNote).to.match(/carried no expiry date/);
+      const withExpiry = (await scan(code("GENUINE-A", "A-0001"))).json();
+      expect(withExpiry).to.include({ verdict: "genuine", expiryChecked: true, expiryNote: null });
+      // Without an uploaded serial list the printed expiry is still held against the batch's.
+      const quarantined = (await scan(code("QUAR-C", "C-0001"))).json();
+      expect(quarantined).to.include({ verdict: "serials_unavailable", expiryChecked: true, expiryNote: null });
+      expect((await scan(code("QUAR-C", "C-0001", "300629"))).json()).to.include({ verdict: "expiry_mismatch", expiryChecked: true });
+    });
+
     it("gives, for every verdict, the answer BatchToken.verifyUnit gives on the node with the returned proof", async function () {
       // QUAR-C's list is uploaded here so that a quarantined unit with a proof is compared too.
       expect((await uploadSerials(app, f, f.batches.C, [...SERIALS.C])).statusCode).to.equal(201);
