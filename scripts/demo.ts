@@ -1,15 +1,17 @@
 /**
  * `npm run demo` (or `npx hardhat run scripts/demo.ts --network <net>`): the end-to-end
- * traceability story on the network's deployed system. On a network without a deployment (the
- * in-process Hardhat network, a fresh anvil) it deploys the System module first and admits the
- * demo consortium through governance; the accounts follow the demo layout of
- * scripts/lib/consortium-setup.ts.
+ * traceability story through the running consortium's relay and read service. It needs what
+ * `npm start` sets up: the System deployed, the demo consortium admitted, the service running,
+ * and the pharmacy enrolled for custodial signing. Locally it reads all of that from
+ * .local/dev-keys.json; elsewhere DEMO_SERVICE_URL and DEMO_CUSTODIAL_API_KEY say where the
+ * service is and which API key the pharmacy uses (the accounts follow scripts/lib/consortium-setup.ts).
  */
 import hre from "hardhat";
-import { deploySystem, loadSystem, parametersFor } from "./lib/deployment";
-import { admitDemoMembers, DEMO_MEMBERS } from "./lib/consortium-setup";
+import { loadSystem } from "./lib/deployment";
+import { DEMO_MEMBERS } from "./lib/consortium-setup";
+import { readDevKeys } from "./lib/dev-keys";
 import { UserError } from "./lib/errors";
-import { runDemo } from "./lib/demo";
+import { portalHints, runDemo } from "./lib/demo";
 import { describeRevert } from "./tasks/common";
 
 async function main() {
@@ -22,29 +24,55 @@ async function main() {
       "on Besu set BESU_MEMBER_KEYS to the governor and member keys in the order of scripts/lib/consortium-setup.ts",
     );
   }
-  let system;
-  try {
-    system = await loadSystem(hre);
-    console.log(`using deployment ${system.deploymentId} on chain ${system.chainId}`);
-  } catch (err) {
-    if (!(err instanceof UserError) || (err.code !== "NO_DEPLOYMENT" && err.code !== "STALE_DEPLOYMENT")) throw err;
-    console.log(`no deployment on network "${hre.network.name}": deploying the System module`);
-    system = await deploySystem(hre, { parameters: parametersFor(hre.network.name), log: (l) => console.log(l) });
+  const system = await loadSystem(hre);
+  const devKeys = readDevKeys();
+  // The file npm start wrote describes its own node: dev-chain addresses repeat across chains, so
+  // it applies only when this network is that node.
+  const networkUrl = (hre.network.config as { url?: string }).url;
+  const local = devKeys && devKeys.rpcUrl === networkUrl && devKeys.contracts.batchToken.toLowerCase() === system.addresses.batchToken.toLowerCase() ? devKeys : undefined;
+  const serviceUrl = process.env.DEMO_SERVICE_URL || local?.service?.url || `http://127.0.0.1:${process.env.PORT || "8080"}`;
+  const ready = await fetch(new URL("/ready", serviceUrl)).then(
+    (r) => r.status,
+    () => 0,
+  );
+  if (ready !== 200) {
+    throw new UserError(
+      "SERVICE_UNAVAILABLE",
+      ready === 0 ? `no service answers at ${serviceUrl}` : `the service at ${serviceUrl} is not ready (/ready answered ${ready})`,
+      "start the consortium with `npm start` and run the demo in a second terminal, or set DEMO_SERVICE_URL to the service of this chain",
+    );
   }
-  await admitDemoMembers(system.consortium, accounts, (l) => console.log(l));
-  const actor = (key: string) => accounts[DEMO_MEMBERS.find((m) => m.key === key)!.account];
+
+  const member = (key: string) => accounts[DEMO_MEMBERS.find((m) => m.key === key)!.account];
+  const pharmacy = member("pharmacy");
+  const apiKey = process.env.DEMO_CUSTODIAL_API_KEY || local?.accounts.find((a) => a.key === "pharmacy")?.apiKey;
+  if (!apiKey) {
+    throw new UserError(
+      "NO_CUSTODIAL_KEY",
+      `no API key for the custodial pharmacy ${pharmacy.address}`,
+      "npm start enrols it and writes the key to .local/dev-keys.json; elsewhere enrol it (POST /v1/admin/custodial-members) and set DEMO_CUSTODIAL_API_KEY",
+    );
+  }
+  for (const m of DEMO_MEMBERS) {
+    if (Number((await system.consortium.member(accounts[m.account].address)).status) !== 1) {
+      throw new UserError("NOT_A_MEMBER", `${m.name} (${accounts[m.account].address}) is not an active member on chain ${system.chainId}`, "npm start admits the demo consortium; elsewhere admit it through governance (gov:propose …)");
+    }
+  }
+
   const names = Object.fromEntries(DEMO_MEMBERS.map((m) => [accounts[m.account].address, m.name.replace(/ \(.*\)$/, "")]));
-  console.log(`\nTraceability demo on network "${hre.network.name}" (chain ${system.chainId})\n`);
+  const signing = (key: string) => ({ signer: member(key), address: member(key).address });
+  console.log(`Traceability demo on network "${hre.network.name}" (chain ${system.chainId}), through the service at ${serviceUrl}\n`);
   const result = await runDemo({
+    serviceUrl,
     batchToken: system.batchToken,
-    consortium: system.consortium,
-    actors: { producer: actor("producer"), distributor: actor("distributor"), pharmacy: actor("pharmacy"), regulator: actor("regulator") },
+    signers: { producer: signing("producer"), distributor: signing("distributor"), regulator: signing("regulator") },
+    pharmacy: { address: pharmacy.address, apiKey },
     names,
     log: (l) => console.log(l),
   });
-  console.log(
-    `\nTry it in the portal: GTIN ${result.gtin}, lot ${result.lot}, expiry ${result.expiry}, serial ${result.dispensedSerials[0]} (dispensed, recalled)`,
-  );
+  const signed = result.requests.filter((r) => r.via === "signed").length;
+  console.log(`\n${result.requests.length} requests went through the relay (${signed} signed by their members, ${result.requests.length - signed} with the pharmacy's API key), each followed to mined.\n`);
+  for (const line of portalHints(result, new URL("/", serviceUrl).toString())) console.log(line);
 }
 
 main().catch((err) => {

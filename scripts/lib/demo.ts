@@ -1,30 +1,48 @@
-import { ethers, type ContractTransactionResponse, type Signer } from "ethers";
-import type { BatchToken, Consortium } from "../../typechain-types";
+import { ethers, type Provider } from "ethers";
+import type { BatchToken } from "../../typechain-types";
 import { buildSerialTree } from "../../api/domain/merkle";
 import { dayNumberOf, dayToGs1Date, isoDate } from "../../api/domain/gs1";
+import { toBracketed } from "../../api/domain/gs1-scan";
 import { fetchLedgerEvents } from "../../api/chain/logs";
 import { describeEvent, inTransit, isConserved, replayBatch } from "../../api/domain/custody";
-import { findRevertData } from "./errors";
+import { calls, RelayClient, RelayError, type RequestSigner, type RequestStatus } from "../../api/client";
+import { serialUploadMessage, type VerificationResult } from "../../api/read/verification";
 
-export type Actor = Signer & { address: string };
+/**
+ * `npm run demo`: the traceability story told the way members really work, through the running
+ * consortium's service. Members with their own keys sign EIP-712 requests that the relay lands
+ * through the forwarder; the pharmacy has no wallet and uses its custodial API key; the producer
+ * uploads the batch's serial list, signed; the pharmacy's till asks the public verification for
+ * each pack's proof before dispensing it. Every request is followed to `mined`, and the story
+ * ends with the verdicts the portal now gives for the demo's packs.
+ */
 
-export interface DemoActors {
-  producer: Actor;
-  distributor: Actor;
-  pharmacy: Actor;
-  regulator: Actor;
-}
+/** A member that signs its own requests: an ethers Signer (wallet, Hardhat account, KMS adapter). */
+export type SigningMember = { signer: ethers.Signer; address: string };
 
 export interface DemoOptions {
+  /** Base URL of the relay and read service (`npm start` serves on http://127.0.0.1:8080). */
+  serviceUrl: string;
+  /** BatchToken, read-only: ids, balances and events for the history rebuilt from events alone. */
   batchToken: BatchToken;
-  consortium: Consortium;
-  actors: DemoActors;
+  signers: { producer: SigningMember; distributor: SigningMember; regulator: SigningMember };
+  /** The custodial member: the relay signs for it when it presents its API key. */
+  pharmacy: { address: string; apiKey: string };
   /** Human names by address, for the timeline. */
   names?: Record<string, string>;
   log?: (line: string) => void;
   units?: number;
-  /** Lot number; default DEMO-<time> so the demo can run again on the same chain. */
+  /** Lot number; default DEMO-<time>-<n> so the demo can run again on the same chain. */
   lot?: string;
+  /** How long to wait for one request to be mined, and for the index to catch up. */
+  timeoutMs?: number;
+}
+
+export interface DemoRequest {
+  step: string;
+  via: "signed" | "custodial";
+  id: string;
+  block: number;
 }
 
 export interface DemoResult {
@@ -34,58 +52,95 @@ export interface DemoResult {
   expiry: string;
   balances: { producer: bigint; distributor: bigint; pharmacy: bigint };
   dispensedSerials: string[];
+  /** A serial never shipped from the producer: recalled with its batch. */
+  untouchedSerial: string;
   refused: { action: string; error: string }[];
+  requests: DemoRequest[];
   status: number;
   history: string[];
   conserved: boolean;
+  /** What the public verification (and so the portal) says of the demo's packs at the end. */
+  verdicts: { dispensed: VerificationResult; untouched: VerificationResult };
 }
 
 export const DEMO_GTIN = "09506000134352";
 
-/**
- * The traceability story end to end, through the contracts: mint 1,000 serialised units, ship
- * 400 to a distributor who accepts, ship 100 on to a pharmacy who accepts, dispense 3 units by
- * serial, have a forged serial and a second dispense refused, quarantine then recall, have a
- * shipment after the recall refused, and rebuild the custody history from events alone.
- */
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
-  const { batchToken, actors } = opts;
+  const { batchToken, signers, pharmacy } = opts;
   const log = opts.log ?? (() => undefined);
   const names = opts.names ?? {};
   const nameOf = (a: string) => names[ethers.getAddress(a)] ?? a;
   const units = opts.units ?? 1000;
-  const provider = batchToken.runner!.provider!;
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const provider = batchToken.runner!.provider as Provider;
+  const relay = new RelayClient(opts.serviceUrl);
+  const { contracts } = await relay.domain();
+  if (contracts.batchToken.toLowerCase() !== (await batchToken.getAddress()).toLowerCase()) {
+    throw new Error(`the service at ${opts.serviceUrl} relays to BatchToken ${contracts.batchToken}, not to this network's ${await batchToken.getAddress()}: point the demo at the service of this chain`);
+  }
   const now = Number((await provider.getBlock("latest"))!.timestamp);
-  // Unique per run on the same chain: two runs can start within one block time.
   const lot = opts.lot ?? `DEMO-${now.toString(36).toUpperCase()}-${(await batchToken.batchCount()) + 1n}`;
   const refused: DemoResult["refused"] = [];
+  const requests: DemoRequest[] = [];
   const step = (n: number, text: string) => log(`${String(n).padStart(2)}. ${text}`);
-  const send = async (tx: Promise<ContractTransactionResponse>) => {
-    const receipt = await (await tx).wait();
-    if (!receipt || receipt.status !== 1) throw new Error("transaction failed");
-    return receipt;
+
+  /** Follows an accepted request to `mined`; a failure on chain stops the demo. */
+  const follow = async (what: string, via: DemoRequest["via"], accepted: { id: string }): Promise<RequestStatus> => {
+    const s = await relay.waitFor(accepted.id, { timeoutMs });
+    if (s.state !== "mined" || s.success === false) throw new Error(`${what}: request ${accepted.id} ${s.state}${s.error ? ` (${s.error.name ?? s.error.code})` : ""}`);
+    requests.push({ step: what, via, id: s.id, block: s.blockNumber! });
+    log(`    ${via === "custodial" ? "custodial API key" : "signed request"} ${s.id.slice(0, 8)}… mined in block ${s.blockNumber} (tx ${s.txHash!.slice(0, 10)}…)`);
+    return s;
   };
+  const signedCall = async (what: string, by: SigningMember, data: string) =>
+    follow(what, "signed", await relay.send({ signer: by.signer, address: by.address } as RequestSigner & { address: string }, contracts.batchToken, data));
+  const custodialCall = async (what: string, action: string, body: unknown) => follow(what, "custodial", await relay.custodial(action, pharmacy.apiKey, body));
+  /** The relay simulates every request before it accepts it: a call the contract would refuse never gets queued. */
   const expectRefusal = async (action: string, attempt: () => Promise<unknown>) => {
     try {
       await attempt();
     } catch (err) {
-      const data = findRevertData(err);
-      const parsed = data ? batchToken.interface.parseError(data) : null;
-      const name = parsed ? `${parsed.name}(${parsed.args.map(String).join(", ")})` : (err as Error).message.split("\n")[0];
-      refused.push({ action, error: parsed?.name ?? name });
-      log(`    refused as expected: ${name}`);
-      return;
+      if (err instanceof RelayError && err.code === "CALL_REVERTED") {
+        const name = (err.details as { error?: string } | undefined)?.error ?? "unknown";
+        refused.push({ action, error: name });
+        log(`    refused by the relay before it reached the chain (${err.status} ${err.code}): ${name}`);
+        return;
+      }
+      throw err;
     }
     throw new Error(`${action} was accepted but must be refused`);
   };
+  const eventsOf = async (txHash: string, name: string) => {
+    const receipt = await provider.getTransactionReceipt(txHash);
+    return receipt!.logs.map((l) => batchToken.interface.parseLog(l)).filter((p): p is ethers.LogDescription => p?.name === name);
+  };
+  /** Waits until the read service has indexed `block`: verification answers from the index. */
+  const indexed = async (block: number) => {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const res = await fetch(new URL("/v1/index/status", opts.serviceUrl));
+      const s = (await res.json()) as { indexedBlock: number };
+      if (s.indexedBlock >= block) return;
+      if (Date.now() > until) throw new Error(`the read service indexed only up to block ${s.indexedBlock} after ${timeoutMs} ms, not ${block}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const verify = async (serial: string): Promise<VerificationResult> => {
+    const q = new URLSearchParams({ gtin: DEMO_GTIN, lot, serial, expiry: dayToGs1Date(expiryDay) });
+    const res = await fetch(new URL(`/v1/verify?${q}`, opts.serviceUrl), { headers: { accept: "application/json" } });
+    const body = (await res.json()) as VerificationResult & { error?: { code: string; message: string } };
+    if (!res.ok) throw new Error(`verification of ${serial}: ${res.status} ${body.error?.code}: ${body.error?.message}`);
+    return body;
+  };
 
-  // 1. Mint
+  // 1. Mint, signed by the producer; then the producer uploads the serial list it committed to.
   const serials = Array.from({ length: units }, (_, i) => `SN${now.toString(36).toUpperCase()}${String(i).padStart(6, "0")}`);
   const tree = buildSerialTree(serials);
   const expiryDay = dayNumberOf(new Date(now * 1000)) + 730;
-  const producerToken = batchToken.connect(actors.producer);
-  const mintReceipt = await send(
-    producerToken.mintBatch({
+  const minted = await signedCall(
+    "mint",
+    signers.producer,
+    calls.mintBatch({
       gtin: BigInt(DEMO_GTIN),
       lot,
       expiryDay,
@@ -95,55 +150,71 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       documentHash: ethers.id(`certificate of analysis ${lot}`),
     }),
   );
-  const batchId = await batchToken.batchIdOf(BigInt(DEMO_GTIN), lot);
-  step(1, `${nameOf(actors.producer.address)} minted batch #${batchId}: GTIN ${DEMO_GTIN}, lot ${lot}, expiry ${isoDate(expiryDay)}, ${units} serialised units (root ${tree.root.slice(0, 10)}…, block ${mintReceipt.blockNumber})`);
+  const batchId = (await eventsOf(minted.txHash!, "BatchMinted"))[0].args.batchId as bigint;
+  step(1, `${nameOf(signers.producer.address)} minted batch #${batchId}: GTIN ${DEMO_GTIN}, lot ${lot}, expiry ${isoDate(expiryDay)}, ${units} serialised units (root ${tree.root.slice(0, 10)}…)`);
+  const chainId = (await provider.getNetwork()).chainId;
+  const message = serialUploadMessage({ chainId, batchToken: contracts.batchToken, batchId, root: tree.root, count: tree.count });
+  const upload = await fetch(new URL(`/v1/batches/${batchId}/serials`, opts.serviceUrl), {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ serials, signature: await signers.producer.signer.signMessage(message) }),
+  });
+  if (upload.status !== 201) throw new Error(`serial list upload: ${upload.status} ${await upload.text()}`);
+  log(`    uploaded the ${units} serials to the read service, signed by the producer (EIP-191); the service checked them against the on-chain root`);
 
-  // 2–3. Producer → distributor → pharmacy
-  const handover = async (n: number, from: Actor, to: Actor, quantity: number) => {
-    const tx = await batchToken.connect(from).ship(batchId, quantity, to.address, ethers.id(`despatch advice ${lot} ${n}`));
-    const receipt = await send(Promise.resolve(tx));
-    const created = receipt.logs.map((l) => batchToken.interface.parseLog(l)).find((p) => p?.name === "ShipmentCreated")!;
-    const { shipmentId, sender, receiver, isReturn } = created.args;
-    step(n, `${nameOf(from.address)} shipped ${quantity} units to ${nameOf(to.address)} (shipment ${shipmentId})`);
-    await send(batchToken.connect(to).acceptShipment(shipmentId, { batchId, sender, receiver, quantity, isReturn }));
-    log(`    ${nameOf(to.address)} accepted shipment ${shipmentId}`);
+  // 2–3. Producer → distributor (both sign), distributor → pharmacy (which accepts with its API key).
+  const ship = async (n: number, from: SigningMember, to: string, quantity: number): Promise<bigint> => {
+    const s = await signedCall(`ship ${n}`, from, calls.ship(batchId, BigInt(quantity), to, ethers.id(`despatch advice ${lot} ${n}`)));
+    const shipmentId = (await eventsOf(s.txHash!, "ShipmentCreated"))[0].args.shipmentId as bigint;
+    step(n, `${nameOf(from.address)} shipped ${quantity} units to ${nameOf(to)} (shipment ${shipmentId})`);
+    return shipmentId;
   };
-  await handover(2, actors.producer, actors.distributor, 400);
-  await handover(3, actors.distributor, actors.pharmacy, 100);
+  const toDistributor = await ship(2, signers.producer, signers.distributor.address, 400);
+  await signedCall("accept 2", signers.distributor, calls.acceptShipment(toDistributor, { batchId, sender: signers.producer.address, receiver: signers.distributor.address, quantity: 400n, isReturn: false }));
+  log(`    ${nameOf(signers.distributor.address)} accepted shipment ${toDistributor}`);
+  const toPharmacy = await ship(3, signers.distributor, pharmacy.address, 100);
+  const shipment = { batchId: batchId.toString(), sender: signers.distributor.address, receiver: pharmacy.address, quantity: "100", isReturn: false };
+  await custodialCall("accept 3", "accept", { shipmentId: toPharmacy.toString(), shipment });
+  log(`    ${nameOf(pharmacy.address)} accepted shipment ${toPharmacy}`);
 
-  // 4. Dispense three units by serial
-  const pharmacyToken = batchToken.connect(actors.pharmacy);
+  // 4. Dispense three packs: the till scans each pack, the public verification returns its proof,
+  //    and the pharmacy dispenses it with its API key.
+  await indexed(requests.at(-1)!.block);
   const dispensed = [7, 8, 9].map((i) => serials[i]);
   for (const serial of dispensed) {
-    const index = tree.indexOfSerial(serial)!;
-    await send(pharmacyToken.dispense(batchId, index, serial, tree.proof(index)));
+    const v = await verify(serial);
+    if (v.verdict !== "genuine" || !v.proof) throw new Error(`pack ${serial} verified ${v.verdict} before dispensing`);
+    await custodialCall(`dispense ${serial}`, "dispense", { batchId: batchId.toString(), unitIndex: String(v.proof.unitIndex), serial, proof: v.proof.siblings });
   }
-  step(4, `${nameOf(actors.pharmacy.address)} dispensed 3 units by serial: ${dispensed.join(", ")}`);
+  step(4, `${nameOf(pharmacy.address)} verified and dispensed 3 packs by serial: ${dispensed.join(", ")}`);
 
   // 5. A forged serial: the proof of a real unit does not place a made-up serial in the batch.
   step(5, `a pack with forged serial FORGED-0001 is presented for dispensing`);
-  await expectRefusal("dispense forged serial", () => pharmacyToken.dispense.staticCall(batchId, 10, "FORGED-0001", tree.proof(10)));
+  await expectRefusal("dispense forged serial", () =>
+    relay.custodial("dispense", pharmacy.apiKey, { batchId: batchId.toString(), unitIndex: "10", serial: "FORGED-0001", proof: tree.proof(10) }),
+  );
 
   // 6. The same serial a second time: a likely clone.
   step(6, `serial ${dispensed[0]} is presented a second time (a clone?)`);
   const again = tree.indexOfSerial(dispensed[0])!;
-  await expectRefusal("dispense same serial twice", () => pharmacyToken.dispense.staticCall(batchId, again, dispensed[0], tree.proof(again)));
+  await expectRefusal("dispense same serial twice", () =>
+    relay.custodial("dispense", pharmacy.apiKey, { batchId: batchId.toString(), unitIndex: String(again), serial: dispensed[0], proof: tree.proof(again) }),
+  );
 
-  // 7. Quarantine, then recall.
-  const regulatorToken = batchToken.connect(actors.regulator);
-  await send(regulatorToken.quarantine(batchId, ethers.id("suspected contamination report")));
-  step(7, `${nameOf(actors.regulator.address)} quarantined the batch`);
-  await send(regulatorToken.recall(batchId, ethers.id("contamination confirmed")));
-  step(8, `${nameOf(actors.regulator.address)} recalled the batch (irreversible)`);
+  // 7–8. Quarantine, then recall, signed by the regulator.
+  await signedCall("quarantine", signers.regulator, calls.quarantine(batchId, ethers.id("suspected contamination report")));
+  step(7, `${nameOf(signers.regulator.address)} quarantined the batch`);
+  const recalled = await signedCall("recall", signers.regulator, calls.recall(batchId, ethers.id("contamination confirmed")));
+  step(8, `${nameOf(signers.regulator.address)} recalled the batch (irreversible)`);
 
   // 9. Forward custody after the recall is refused.
-  step(9, `${nameOf(actors.distributor.address)} tries to ship 50 more units to ${nameOf(actors.pharmacy.address)}`);
+  step(9, `${nameOf(signers.distributor.address)} tries to ship 50 more units to ${nameOf(pharmacy.address)}`);
   await expectRefusal("ship after recall", () =>
-    batchToken.connect(actors.distributor).ship.staticCall(batchId, 50, actors.pharmacy.address, ethers.id("late despatch")),
+    relay.send({ signer: signers.distributor.signer, address: signers.distributor.address } as RequestSigner & { address: string }, contracts.batchToken, calls.ship(batchId, 50n, pharmacy.address, ethers.id("late despatch"))),
   );
 
   // 10. History from events alone.
-  const events = await fetchLedgerEvents(provider, await batchToken.getAddress(), { fromBlock: mintReceipt.blockNumber, batchId });
+  const events = await fetchLedgerEvents(provider, contracts.batchToken, { fromBlock: requests[0].block, batchId });
   const history = events.map((e) => `block ${e.blockNumber}  ${describeEvent(e, nameOf)}  (tx ${e.txHash.slice(0, 10)}…#${e.logIndex})`);
   const state = replayBatch(batchId.toString(), events);
   log(`\nCustody history of batch #${batchId} rebuilt from ${events.length} events:`);
@@ -151,17 +222,37 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   log(`\nHolders from events: ${[...state.holders].map(([a, q]) => `${nameOf(a)} ${q}`).join(", ")}; in transit ${inTransit(state)}; dispensed ${state.dispensed}; status ${state.status}`);
   log(`Conservation (minted = held + in transit + dispensed + written off): ${isConserved(state) ? "holds" : "BROKEN"}`);
 
-  const balance = (a: Actor) => batchToken.balanceOf(a.address, batchId);
+  // 11. What the portal now says: the verification answers from the index, once it has the recall.
+  await indexed(recalled.blockNumber!);
+  const untouchedSerial = serials[units - 1];
+  const verdicts = { dispensed: await verify(dispensed[0]), untouched: await verify(untouchedSerial) };
+
+  const balance = (a: string) => batchToken.balanceOf(a, batchId);
   return {
     batchId,
     gtin: DEMO_GTIN,
     lot,
     expiry: dayToGs1Date(expiryDay),
-    balances: { producer: await balance(actors.producer), distributor: await balance(actors.distributor), pharmacy: await balance(actors.pharmacy) },
+    balances: { producer: await balance(signers.producer.address), distributor: await balance(signers.distributor.address), pharmacy: await balance(pharmacy.address) },
     dispensedSerials: dispensed,
+    untouchedSerial,
     refused,
+    requests,
     status: Number((await batchToken.batch(batchId)).status),
     history,
     conserved: isConserved(state),
+    verdicts,
   };
+}
+
+/** The lines `npm run demo` ends with: what to type into the portal, and what it will say. */
+export function portalHints(result: DemoResult, portalUrl: string): string[] {
+  const code = (serial: string) => toBracketed({ gtin: result.gtin, lot: result.lot, serial, expiry: result.expiry });
+  const line = (what: string, serial: string, v: VerificationResult) =>
+    `  ${what}: ${code(serial)}\n    → "${v.headline}"${v.dispensedOn ? `, dispensed on ${v.dispensedOn}` : ""}`;
+  return [
+    `Try it in the portal (${portalUrl}):`,
+    line("a pack the pharmacy dispensed, then recalled", result.dispensedSerials[0], result.verdicts.dispensed),
+    line("a pack still at the producer, recalled with its batch", result.untouchedSerial, result.verdicts.untouched),
+  ];
 }

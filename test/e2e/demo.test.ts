@@ -1,85 +1,155 @@
-import fs from "node:fs";
 import { spawn } from "node:child_process";
 import path from "node:path";
-import hre from "hardhat";
 import { expect } from "chai";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { deploySystem, deploymentDir, parametersFor, REPO_ROOT } from "../../scripts/lib/deployment";
-import { admitDemoMembers, DEMO_MEMBERS } from "../../scripts/lib/consortium-setup";
-import { runDemo } from "../../scripts/lib/demo";
-import { startAnvil, type NodeProcess } from "../../scripts/lib/nodes";
+import type { FastifyInstance } from "fastify";
+import { buildApp } from "../../api/app";
+import { REPO_ROOT } from "../../scripts/lib/deployment";
+import { DEMO_MEMBERS } from "../../scripts/lib/consortium-setup";
+import { enrolCustodialMember } from "../../scripts/lib/custodial-setup";
+import { portalHints, runDemo, type DemoResult } from "../../scripts/lib/demo";
+import { freePort } from "../../scripts/lib/nodes";
+import { systemAt } from "../fixtures/chain";
+import { relayConfig, startChain, tempDir, testLogger, who, type Chain } from "../api/relay/stack";
 
-async function demoSystemFixture() {
-  const system = await deploySystem(hre, { parameters: parametersFor("hardhat") });
-  const accounts = await hre.ethers.getSigners();
-  await admitDemoMembers(system.consortium, accounts);
-  const actor = (key: string) => accounts[DEMO_MEMBERS.find((m) => m.key === key)!.account];
-  return {
-    system,
-    actors: { producer: actor("producer"), distributor: actor("distributor"), pharmacy: actor("pharmacy"), regulator: actor("regulator") },
-  };
+const ADMIN = "admin-token-for-the-demo-test-0123";
+
+/** `hardhat run scripts/demo.ts --network anvil` against `chain`, with the service at `serviceUrl`. */
+function runDemoScript(chain: Chain, env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, "node_modules", "hardhat", "internal", "cli", "cli.js"), "run", "scripts/demo.ts", "--network", "anvil"], {
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        HARDHAT_NETWORK: undefined,
+        ANVIL_RPC_URL: chain.url,
+        FORWARDER_ADDRESS: chain.addresses.forwarder,
+        CONSORTIUM_ADDRESS: chain.addresses.consortium,
+        BATCH_TOKEN_ADDRESS: chain.addresses.batchToken,
+        ...env,
+      },
+    });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    child.on("exit", (code) => resolve({ code, out }));
+  });
 }
 
-describe("the traceability demo", function () {
-  it("tells the whole story on the Hardhat network, deployed through the Ignition System module", async function () {
-    const { system, actors } = await loadFixture(demoSystemFixture);
-    const lines: string[] = [];
-    const result = await runDemo({ batchToken: system.batchToken, consortium: system.consortium, actors, log: (l) => lines.push(l) });
+describe("the traceability demo, through the relay and read service", function () {
+  this.timeout(180_000);
+  let chain: Chain;
+  let app: FastifyInstance;
+  let serviceUrl: string;
+  let apiKey: string;
 
-    expect(result.balances).to.deep.equal({ producer: 600n, distributor: 300n, pharmacy: 97n });
-    expect(result.refused.map((r) => r.error)).to.deep.equal([
-      "BatchTokenInvalidUnitProof",
-      "BatchTokenUnitAlreadyDispensed",
-      "BatchTokenFlowNotAllowed",
-    ]);
-    expect(result.status).to.equal(3); // Recalled
-    expect(result.conserved).to.equal(true);
-    expect(result.history).to.have.length(10);
-    expect(result.history[0]).to.match(/minted 1000 units/);
-    expect(result.history.at(-1)).to.match(/RECALLED/);
-    for (const serial of result.dispensedSerials) {
-      expect(lines.join("\n")).to.contain(serial);
-    }
+  before(async () => {
+    // anvil with 1-second blocks, like the QBFT block period npm start imitates.
+    chain = await startChain({ blockTime: 1 });
+    const config = relayConfig(chain.url, chain.addresses, {
+      READ_ENABLED: "true",
+      INDEXER_POLL_MS: "100",
+      RELAY_ADMIN_TOKEN: ADMIN,
+      RELAY_KEYSTORE_PASSPHRASE: "demo test passphrase",
+      RELAY_KEYSTORE_SCRYPT_N: "1024",
+    }, tempDir("demo"));
+    app = await buildApp(config, testLogger());
+    const port = await freePort();
+    await app.listen({ host: "127.0.0.1", port });
+    serviceUrl = `http://127.0.0.1:${port}`;
+    ({ apiKey } = await enrolCustodialMember(serviceUrl, ADMIN, { privateKey: who.pharmacy.privateKey, label: "demo test" }));
+  });
+  after(async () => {
+    await app?.close();
+    await chain?.stop();
   });
 
-  describe("on anvil, a second EVM implementation, through `hardhat run scripts/demo.ts --network anvil`", function () {
-    let node: NodeProcess;
-    const deploymentId = `e2e-anvil-${process.pid}`;
+  describe("runDemo", function () {
+    let result: DemoResult;
+    const lines: string[] = [];
     before(async () => {
-      node = await startAnvil();
-    });
-    after(async () => {
-      await node?.stop();
-      fs.rmSync(deploymentDir(deploymentId), { recursive: true, force: true });
+      const signer = (w: typeof who.producer) => ({ signer: w, address: w.address });
+      result = await runDemo({
+        serviceUrl,
+        batchToken: systemAt(chain.addresses, chain.provider).batchToken,
+        signers: { producer: signer(who.producer), distributor: signer(who.distributor), regulator: signer(who.regulator) },
+        pharmacy: { address: who.pharmacy.address, apiKey },
+        log: (l) => lines.push(l),
+      });
     });
 
-    it("deploys with Ignition over JSON-RPC, runs the scenario, and a second run reuses the deployment", async function () {
-      const run = () =>
-        new Promise<{ code: number | null; out: string }>((resolve) => {
-          const child = spawn(
-            process.execPath,
-            [path.join(REPO_ROOT, "node_modules", "hardhat", "internal", "cli", "cli.js"), "run", "scripts/demo.ts", "--network", "anvil"],
-            { cwd: REPO_ROOT, env: { ...process.env, ANVIL_RPC_URL: node.url, DEPLOYMENT_ID: deploymentId, HARDHAT_NETWORK: undefined } },
-          );
-          let out = "";
-          child.stdout.on("data", (d) => (out += d));
-          child.stderr.on("data", (d) => (out += d));
-          child.on("exit", (code) => resolve({ code, out }));
-        });
-      const first = await run();
-      expect(first.code, first.out).to.equal(0);
-      expect(first.out).to.contain("deploying the System module");
-      expect(first.out).to.contain("refused as expected: BatchTokenInvalidUnitProof");
-      expect(first.out).to.contain("refused as expected: BatchTokenUnitAlreadyDispensed");
-      expect(first.out).to.contain("refused as expected: BatchTokenFlowNotAllowed");
-      expect(first.out).to.contain("Conservation (minted = held + in transit + dispensed + written off): holds");
-      expect(fs.existsSync(path.join(deploymentDir(deploymentId), "deployed_addresses.json"))).to.equal(true);
-
-      const second = await run();
-      expect(second.code, second.out).to.equal(0);
-      expect(second.out).to.contain(`using deployment ${deploymentId}`);
-      expect(second.out).not.to.contain("deploying the System module");
-      expect(second.out).to.contain("RECALLED");
+    it("lands every member action through the relay, signed or custodial, each mined", function () {
+      expect(result.requests.map((r) => `${r.step}:${r.via}`)).to.deep.equal([
+        "mint:signed",
+        "ship 2:signed",
+        "accept 2:signed",
+        "ship 3:signed",
+        "accept 3:custodial",
+        ...result.dispensedSerials.map((s) => `dispense ${s}:custodial`),
+        "quarantine:signed",
+        "recall:signed",
+      ]);
+      for (const r of result.requests) expect(r.block, r.step).to.be.greaterThan(0);
     });
+
+    it("ends with the custody the story describes, conserved, recalled", function () {
+      expect(result.balances).to.deep.equal({ producer: 600n, distributor: 300n, pharmacy: 97n });
+      expect(result.status).to.equal(3); // Recalled
+      expect(result.conserved).to.equal(true);
+      expect(result.history).to.have.length(10);
+      expect(result.history[0]).to.match(/minted 1000 units/);
+      expect(result.history.at(-1)).to.match(/RECALLED/);
+    });
+
+    it("has the relay refuse the forged serial, the second dispense and the shipment after the recall, by the contract's error", function () {
+      expect(result.refused).to.deep.equal([
+        { action: "dispense forged serial", error: "BatchTokenInvalidUnitProof" },
+        { action: "dispense same serial twice", error: "BatchTokenUnitAlreadyDispensed" },
+        { action: "ship after recall", error: "BatchTokenFlowNotAllowed" },
+      ]);
+    });
+
+    it("leaves the portal saying what the demo says: the dispensed pack recalled and dispensed, an untouched pack recalled", function () {
+      const { dispensed, untouched } = result.verdicts;
+      expect(dispensed.verdict).to.equal("recalled");
+      expect(dispensed.dispensedOn).to.match(/^\d{4}-\d{2}-\d{2}$/);
+      expect(dispensed.advice).to.match(/dispensed on \d{4}-\d{2}-\d{2}/);
+      expect(untouched.verdict).to.equal("recalled");
+      expect(untouched.dispensedOn).to.equal(null);
+      for (const v of [dispensed, untouched]) {
+        expect(v.expiryChecked, "the demo's codes carry the expiry, and it was compared").to.equal(true);
+        expect(v.expiryNote).to.equal(null);
+      }
+      const hints = portalHints(result, `${serviceUrl}/`).join("\n");
+      expect(hints).to.contain(`(21)${result.dispensedSerials[0]}`);
+      expect(hints).to.contain(`"${dispensed.headline}", dispensed on ${dispensed.dispensedOn}`);
+      expect(hints).to.contain(`(21)${result.untouchedSerial}`);
+    });
+  });
+
+  describe("`hardhat run scripts/demo.ts --network anvil`", function () {
+    it("runs the story through the service named by DEMO_SERVICE_URL with the API key in DEMO_CUSTODIAL_API_KEY", async function () {
+      const run = await runDemoScript(chain, { DEMO_SERVICE_URL: serviceUrl, DEMO_CUSTODIAL_API_KEY: apiKey });
+      expect(run.code, run.out).to.equal(0);
+      expect(run.out).to.contain(`through the service at ${serviceUrl}`);
+      expect(run.out).to.match(/10 requests went through the relay \(6 signed by their members, 4 with the pharmacy's API key\), each followed to mined/);
+      expect(run.out).to.contain("refused by the relay before it reached the chain (422 CALL_REVERTED): BatchTokenFlowNotAllowed");
+      expect(run.out).to.contain("Conservation (minted = held + in transit + dispensed + written off): holds");
+      expect(run.out).to.match(/a pack the pharmacy dispensed, then recalled: \(01\)09506000134352\(17\)\d{6}\(10\)DEMO-[^(]+\(21\)\S+\n\s+→ "Do not use — recalled on \d{4}-\d{2}-\d{2}", dispensed on \d{4}-\d{2}-\d{2}/);
+    });
+
+    it("stops with one coded line when no service answers, or when the pharmacy has no API key", async function () {
+      const down = await runDemoScript(chain, { DEMO_SERVICE_URL: `http://127.0.0.1:${await freePort()}`, DEMO_CUSTODIAL_API_KEY: apiKey });
+      expect(down.code).to.equal(1);
+      expect(down.out).to.match(/error SERVICE_UNAVAILABLE: no service answers at http:\/\/127\.0\.0\.1:\d+ — start the consortium with `npm start`/);
+      const keyless = await runDemoScript(chain, { DEMO_SERVICE_URL: serviceUrl, DEMO_CUSTODIAL_API_KEY: "" });
+      // The repository's own .local/dev-keys.json names another chain's contracts, so it is not used here.
+      expect(keyless.code).to.equal(1);
+      expect(keyless.out).to.match(new RegExp(`error NO_CUSTODIAL_KEY: no API key for the custodial pharmacy ${who.pharmacy.address}`));
+      for (const r of [down, keyless]) expect(r.out).to.not.match(/^\s+at /m);
+    });
+  });
+
+  it("has exactly one custodial member in the demo consortium, a pharmacy", function () {
+    expect(DEMO_MEMBERS.filter((m) => m.custodial).map((m) => m.key)).to.deep.equal(["pharmacy"]);
   });
 });
