@@ -9,6 +9,7 @@ import { readLedgerRange } from "../../../api/read/chain-reader";
 import { CHAIN_VERDICTS } from "../../../api/read/verification";
 import { historySchema } from "../../../api/read/schemas";
 import { epcisValidator } from "../../fixtures/epcis/validator";
+import { compareWithEpcis2 } from "../../fixtures/epcis/reference-hash";
 import { code, EXPIRY_DAY, GTIN, indexed, SERIALS, startReadFixture, uploadSerials, type ReadFixture } from "./read-fixture";
 
 describe("read side over a real anvil node (indexer, queries, verification, exports, audit)", function () {
@@ -344,6 +345,10 @@ describe("read side over a real anvil node (indexer, queries, verification, expo
       const window = (await get(`/v1/events.epcis.json?from=${from}&to=${to}`)).json();
       expect(validate(window), JSON.stringify(validate.errors)).to.equal(true);
       expect(window.epcisBody.eventList).to.have.length(app.read.store.eventCount());
+      // Every eventID is the CBV 2.0 hash another tool computes (epcis2.js; see reference-hash.ts).
+      const ids = compareWithEpcis2(window.epcisBody.eventList, window["@context"]);
+      expect(ids.mismatches, JSON.stringify(ids.mismatches)).to.deep.equal([]);
+      expect(ids.identical + ids.listOrderOnly).to.equal(app.read.store.eventCount());
     });
 
     it("refuses an empty time window", async function () {
