@@ -1,6 +1,6 @@
 /**
  * Ledger events (decoded IBatchToken logs) → EPCIS 2.0 JSON-LD documents, plus a flat row form
- * and CSV for auditors. Pure: no I/O; `node:crypto` only for the event hash.
+ * and CSV for auditors. Pure: no I/O.
  *
  * Choices, and why:
  *  - Mapping: one table, {@link EPCIS_MAPPING} (STANDARDS.md proposal, plus three rows the
@@ -33,18 +33,12 @@
  *    (`options.bizTransactionUri` to change it); the receiving/reject/cancel events of the same
  *    shipment carry it too when the ShipmentCreated event is in the input. A zero hash is "none".
  *  - eventTime is the block time (UTC, `+00:00`); events are sorted by (blockNumber, logIndex).
- *  - eventID: `ni:///sha-256;{hex}?ver=CBV2.0` over a canonical pre-hash string modelled on
- *    CBV 2.0 §8.9 (the GS1 event hash): `eventType=…eventTime=…eventTimeZoneOffset=…`, then
- *    `epcListepc=…` / `quantityListquantityElementepcClass=…quantity=…` (each list sorted),
- *    `action=…bizStep=…disposition=…` with CBV values expanded to `https://ref.gs1.org/cbv/BizStep-…`
- *    / `Disp-…` / `BTT-…` / `SDT-…`, `readPointid=…bizLocationid=…`, bizTransaction/source/
- *    destination lists (sorted), ILMD and extension fields as `{namespace IRI}name=value` sorted by
- *    expanded name; no separators; UTF-8; SHA-256 lower-case hex. APPROXIMATION: not checked
- *    against GS1's reference vectors (number formatting, time normalisation and extension rules of
- *    the real algorithm are more detailed), so do not expect equality with another tool's hash; it
- *    is deterministic, changes with any field, and includes the chain proof, so it is unique per log.
+ *  - eventID: the CBV 2.0 event hash `ni:///sha-256;{hex}?ver=CBV2.0`, computed by epcis-hash.ts
+ *    exactly as GS1's reference generator computes it (tested on GS1's published vectors and on
+ *    every event this module writes). The hash covers the `ledger:` extension fields, so it carries
+ *    the chain proof and is unique per log. Anyone can recompute it from the exported JSON.
  */
-import { createHash } from 'node:crypto';
+import { eventHashId, eventPreHash, type JsonObject } from './epcis-hash';
 import { isGln, isGtin14, isoDate } from './gs1';
 import { toDigitalLink } from './gs1-scan';
 
@@ -620,71 +614,24 @@ function classify(e: LedgerEvent, created: ReadonlyMap<string, LedgerEvent>): Le
   }
 }
 
-// ─── Event hash (approximation of CBV 2.0 §8.9, see the file comment) ─────────────────────────
+// ─── Event hash (CBV 2.0, GS1's reference algorithm: epcis-hash.ts) ──────────────────────────
 
-const CBV = 'https://ref.gs1.org/cbv/';
-
-function expandCbv(value: string, kind: 'BizStep' | 'Disp' | 'BTT' | 'SDT'): string {
-  return /^[a-z_]+$/.test(value) ? `${CBV}${kind}-${value}` : value;
+/** The `@context` of every document this module writes; the event hash reads prefixes from it. */
+export function epcisDocumentContext(ledgerNamespace = DEFAULT_LEDGER_NAMESPACE): Array<string | Record<string, string>> {
+  // cbvmda is in GS1's EPCIS context already; naming it here as well makes every hash generator
+  // expand `cbvmda:lotNumber` to `{urn:epcglobal:cbv:mda:}lotNumber` (GS1's reference generator
+  // reads prefixes only from the document's own context objects).
+  return [EPCIS_CONTEXT_URL, { ledger: ledgerNamespace, cbvmda: CBVMDA_NAMESPACE }];
 }
 
-/** The canonical pre-hash string of an event (exported for audit and tests). */
+/** The canonical pre-hash string of an event of this module's documents (exported for audit and tests). */
 export function canonicalEventString(ev: EpcisObjectEvent, ledgerNamespace = DEFAULT_LEDGER_NAMESPACE): string {
-  const parts: string[] = [];
-  parts.push(`eventType=${ev.type}`);
-  parts.push(`eventTime=${new Date(ev.eventTime).toISOString()}`);
-  parts.push(`eventTimeZoneOffset=${ev.eventTimeZoneOffset}`);
-  if (ev.epcList?.length) parts.push('epcList' + [...ev.epcList].sort().map((x) => `epc=${x}`).join(''));
-  if (ev.quantityList?.length) {
-    parts.push(
-      'quantityList' +
-        ev.quantityList
-          .map((q) => `quantityElementepcClass=${q.epcClass}` + (q.quantity === undefined ? '' : `quantity=${q.quantity}`))
-          .sort()
-          .join(''),
-    );
-  }
-  parts.push(`action=${ev.action}`);
-  parts.push(`bizStep=${expandCbv(ev.bizStep, 'BizStep')}`);
-  parts.push(`disposition=${expandCbv(ev.disposition, 'Disp')}`);
-  if (ev.readPoint) parts.push(`readPointid=${ev.readPoint.id}`);
-  if (ev.bizLocation) parts.push(`bizLocationid=${ev.bizLocation.id}`);
-  if (ev.bizTransactionList?.length) {
-    parts.push(
-      'bizTransactionList' +
-        ev.bizTransactionList.map((b) => `bizTransaction=${b.bizTransaction}type=${expandCbv(b.type, 'BTT')}`).sort().join(''),
-    );
-  }
-  if (ev.sourceList?.length) {
-    parts.push('sourceList' + ev.sourceList.map((s) => `source=${s.source}type=${expandCbv(s.type, 'SDT')}`).sort().join(''));
-  }
-  if (ev.destinationList?.length) {
-    parts.push(
-      'destinationList' +
-        ev.destinationList.map((d) => `destination=${d.destination}type=${expandCbv(d.type, 'SDT')}`).sort().join(''),
-    );
-  }
-  if (ev.ilmd) {
-    parts.push(
-      'ilmd' +
-        Object.entries(ev.ilmd)
-          .map(([k, v]) => `{${CBVMDA_NAMESPACE}}${k.replace(/^cbvmda:/, '')}=${v}`)
-          .sort()
-          .join(''),
-    );
-  }
-  const extensions = Object.entries(ev)
-    .filter(([k]) => k.startsWith('ledger:'))
-    .map(([k, v]) => `{${ledgerNamespace}}${k.slice('ledger:'.length)}=${String(v)}`)
-    .sort();
-  parts.push(...extensions);
-  return parts.join('');
+  return eventPreHash(ev as unknown as JsonObject, epcisDocumentContext(ledgerNamespace));
 }
 
-/** `ni:///sha-256;{hex}?ver=CBV2.0` of {@link canonicalEventString}. */
+/** `ni:///sha-256;{hex}?ver=CBV2.0`: the CBV 2.0 event hash, equal to GS1's reference generator's. */
 export function eventHash(ev: EpcisObjectEvent, ledgerNamespace = DEFAULT_LEDGER_NAMESPACE): string {
-  const hex = createHash('sha256').update(canonicalEventString(ev, ledgerNamespace), 'utf8').digest('hex');
-  return `ni:///sha-256;${hex}?ver=CBV2.0`;
+  return eventHashId(ev as unknown as JsonObject, epcisDocumentContext(ledgerNamespace));
 }
 
 // ─── Public API ───────────────────────────────────────────────────────────────────────────────
@@ -694,7 +641,7 @@ export function toEpcisDocument(events: readonly LedgerEvent[], ctx: EpcisContex
   const ns = options.ledgerNamespace ?? DEFAULT_LEDGER_NAMESPACE;
   const created = options.creationDate ?? new Date();
   return {
-    '@context': [EPCIS_CONTEXT_URL, { ledger: ns }],
+    '@context': epcisDocumentContext(ns),
     type: 'EPCISDocument',
     schemaVersion: '2.0',
     creationDate: (typeof created === 'string' ? new Date(created) : created).toISOString(),

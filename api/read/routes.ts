@@ -354,33 +354,7 @@ const readRoutes: FastifyPluginAsyncZod<ReadRouteOptions> = async (app, o) => {
       return verifier.verify(complete(parsed));
     },
   );
-
-  app.get(
-    "/01/:gtin/10/:lot/21/:serial",
-    {
-      config: publicLimit,
-      schema: {
-        tags: ["verification"],
-        summary: "GS1 Digital Link resolver: JSON verdict for programs, 302 to the portal for browsers (Accept: text/html)",
-        params: z.object({ gtin: z.string(), lot: z.string(), serial: z.string() }),
-        querystring: z.object({ "17": z.string().optional().describe("expiry YYMMDD") }).catchall(z.string()),
-        response: { 200: S.verificationSchema, 302: z.null().describe("redirect to the portal"), ...errorResponses },
-      },
-    },
-    async (request, reply) => {
-      const { gtin, lot, serial } = request.params;
-      const expiry = request.query["17"];
-      const accept = request.headers.accept ?? "";
-      const wantsHtml = /text\/html/.test(accept) && !/^application\/(json|ld\+json)/.test(accept);
-      if (wantsHtml) {
-        const uri = `https://id.gs1.org${request.url.split("?")[0]}${expiry ? `?17=${encodeURIComponent(expiry)}` : ""}`;
-        const sep = o.portalBaseUrl.includes("?") ? "&" : "?";
-        return reply.redirect(`${o.portalBaseUrl}${sep}code=${encodeURIComponent(uri)}`, 302);
-      }
-      reply.header("vary", "Accept");
-      return verifier.verify(packFrom(gtin, lot, serial, expiry));
-    },
-  );
+  // The Digital Link resolver (/01/…) lives in api/exchange.
 };
 
 function scanError(err: Gs1ScanError): ApiError {

@@ -19,6 +19,8 @@ import {
   type LedgerEvent,
 } from '../../api/domain/epcis';
 import { epcisValidator } from '../fixtures/epcis/validator';
+import { compareWithEpcis2 } from '../fixtures/epcis/reference-hash';
+import type { JsonObject } from '../../api/domain/epcis-hash';
 
 // ─── Schema ───────────────────────────────────────────────────────────────────────────────────
 
@@ -156,7 +158,7 @@ describe('epcis: ledger events → EPCIS 2.0', () => {
 
   describe('envelope', () => {
     it('has the EPCIS 2.0 context, the ledger namespace and the creation date', () => {
-      expect(doc['@context']).to.deep.equal([EPCIS_CONTEXT_URL, { ledger: DEFAULT_LEDGER_NAMESPACE }]);
+      expect(doc['@context']).to.deep.equal([EPCIS_CONTEXT_URL, { ledger: DEFAULT_LEDGER_NAMESPACE, cbvmda: 'urn:epcglobal:cbv:mda:' }]);
       expect(doc.type).to.equal('EPCISDocument');
       expect(doc.schemaVersion).to.equal('2.0');
       expect(doc.creationDate).to.equal(CREATED);
@@ -265,6 +267,17 @@ describe('epcis: ledger events → EPCIS 2.0', () => {
       expect(eventHash(changed)).to.not.equal(list[1]!.eventID);
       expect(canonicalEventString(list[1]!)).to.match(/^eventType=ObjectEventeventTime=2026-03-02T\d\d:\d\d:00\.000ZeventTimeZoneOffset=\+00:00quantityList/);
       expect(canonicalEventString(list[1]!)).to.contain('bizStep=https://ref.gs1.org/cbv/BizStep-shipping');
+    });
+
+    it('gives every event the CBV 2.0 hash epcis2.js gives it (up to the documented source/destination order)', () => {
+      const r = compareWithEpcis2(list as unknown as JsonObject[], doc['@context']);
+      expect(r.mismatches, JSON.stringify(r.mismatches, null, 2)).to.deep.equal([]);
+      expect(r.compared).to.equal(list.length);
+      // Shipments, accepts, rejects and cancels carry both lists; every other event is identical.
+      expect(r.listOrderOnly).to.equal(list.filter((e) => e.sourceList && e.destinationList).length);
+      expect(r.identical).to.equal(list.filter((e) => !(e.sourceList && e.destinationList)).length);
+      expect(r.identical).to.be.greaterThan(0);
+      expect(r.listOrderOnly).to.be.greaterThan(0);
     });
 
     it('refuses what it cannot map, with a reason', () => {
