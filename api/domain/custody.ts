@@ -1,5 +1,5 @@
 import { compareEvents, itemsOf, type LedgerEvent } from "./ledger-events";
-import { ITEM_KIND, itemUnits, type Item, type Layout } from "./packing";
+import { ITEM_KIND, itemUnits, unitRange, type Item, type Layout } from "./packing";
 import { PACK_STATE_NAMES, PackBook, PackLedgerAnomaly, type PackStateName } from "./pack-ledger";
 
 /**
@@ -361,4 +361,34 @@ export function describeEvent(e: LedgerEvent, nameOf: (address: string) => strin
     case "UndoWindowChanged":
       return `undo window set to ${a.newDays} days`;
   }
+}
+
+const BATCH_WIDE: readonly string[] = ["BatchMinted", "BatchMarkets", "BatchPacked", "BatchQuarantined", "BatchQuarantineLifted", "BatchRecalled", "RecallUndone", "SafetyNoticeIssued"];
+
+/**
+ * The events of a batch that concern pack `unit`: the batch-wide ones (mint, status), and every
+ * move or state change of the pack, of its case or of its pallet — a shipment's acceptance,
+ * rejection or cancellation through the items its creation named. In chain order.
+ */
+export function packEvents(events: readonly LedgerEvent[], layout: Layout, unit: number): LedgerEvent[] {
+  const covers = (items: readonly Item[]) =>
+    items.some((i) => {
+      const [first] = unitRange(layout, i.kind, i.start);
+      const [, end] = unitRange(layout, i.kind, i.start + i.count - 1);
+      return unit >= first && unit < end;
+    });
+  const created = new Map<string, LedgerEvent>();
+  for (const e of events) if (e.name === "ShipmentCreated") created.set(String(e.args.shipmentId), e);
+  return [...events].sort(compareEvents).filter((e) => {
+    if (BATCH_WIDE.includes(e.name)) return true;
+    if (e.name === "UnitDispensed" || e.name === "DispenseUndone") return Number(e.args.unitIndex) === unit;
+    if (e.name === "ContainerUnpacked") return covers([{ kind: Number(e.args.kind), start: Number(e.args.index), count: 1 }]);
+    const items = itemsOf(e);
+    if (items.length > 0) return covers(items);
+    if (["ShipmentAccepted", "ShipmentRejected", "ShipmentCancelled", "ShipmentRecovered"].includes(e.name)) {
+      const c = created.get(String(e.args.shipmentId));
+      return c !== undefined && covers(itemsOf(c));
+    }
+    return false;
+  });
 }
