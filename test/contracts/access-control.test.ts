@@ -123,10 +123,8 @@ const notHolder = refused("BatchTokenNotHolder", (_x, c) => {
   const { kind, index, state } = holding(c).heldAs;
   return [c.account, kind, index, state, c.subject.index];
 });
-const notReceiver = (what: "items" | "quantity") =>
-  refused("BatchTokenNotShipmentReceiver", (_x, c) => [holding(c).incoming[what].shipmentId, c.account]);
-const notSender = (what: "items" | "quantity") =>
-  refused("BatchTokenNotShipmentSender", (_x, c) => [holding(c).outgoing[what].shipmentId, c.account]);
+const notReceiver = (what: "items" | "quantity") => refused("BatchTokenNotShipmentReceiver", (_x, c) => [holding(c).incoming[what].shipmentId, c.account]);
+const notSender = (what: "items" | "quantity") => refused("BatchTokenNotShipmentSender", (_x, c) => [holding(c).outgoing[what].shipmentId, c.account]);
 /** Another producer takes units of a batch without serials that it does not hold. */
 const insufficientBalance = refused("ERC1155InsufficientBalance", (_x, c) => [c.account, 0n, 1n, holding(c).quantityBatch]);
 const notMarket = (batch: (x: AccessSystem, c: Cell) => bigint) => refused("BatchTokenJurisdictionNotMarket", (x, c) => [batch(x, c), FR]);
@@ -217,7 +215,10 @@ const ROWS: readonly Row[] = [
     args: (_x, c) => [c.team.product.unregistered, codes(["DE", "FR"]), MASTER_DATA],
     expect: cells(
       {
-        ...each(["producer", "newKey"], allowed("ProductRegistered", (_x, c) => [c.team.product.unregistered, c.account, c.team.product.prefixKey, [DE, FR], MASTER_DATA])),
+        ...each(
+          ["producer", "newKey"],
+          allowed("ProductRegistered", (_x, c) => [c.team.product.unregistered, c.account, c.team.product.prefixKey, [DE, FR], MASTER_DATA]),
+        ),
         otherProducer: refused("BatchTokenNotBrandOwner", (_x, c) => [c.team.product.unregistered, c.account, c.subject.account]),
       },
       unauthorized,
@@ -230,7 +231,10 @@ const ROWS: readonly Row[] = [
     args: (_x, c) => [c.team.product.gtin, codes(["DE"]), MASTER_DATA],
     expect: cells(
       {
-        ...each(["producer", "newKey"], allowed("ProductUpdated", (_x, c) => [c.team.product.gtin, c.account, [DE], MASTER_DATA])),
+        ...each(
+          ["producer", "newKey"],
+          allowed("ProductUpdated", (_x, c) => [c.team.product.gtin, c.account, [DE], MASTER_DATA]),
+        ),
         otherProducer: refused("BatchTokenNotProductOwner", (_x, c) => [c.team.product.gtin, c.account, c.subject.account]),
       },
       unauthorized,
@@ -243,7 +247,10 @@ const ROWS: readonly Row[] = [
     args: (_x, c) => [c.team.product.gtin, ProductStatus.Withdrawn, REASON],
     expect: cells(
       {
-        ...each(["producer", "newKey"], allowed("ProductStatusChanged", (_x, c) => [c.team.product.gtin, c.account, ProductStatus.Withdrawn, REASON])),
+        ...each(
+          ["producer", "newKey"],
+          allowed("ProductStatusChanged", (_x, c) => [c.team.product.gtin, c.account, ProductStatus.Withdrawn, REASON]),
+        ),
         otherProducer: refused("BatchTokenNotProductOwner", (_x, c) => [c.team.product.gtin, c.account, c.subject.account]),
       },
       unauthorized,
@@ -256,7 +263,10 @@ const ROWS: readonly Row[] = [
     args: (x, c) => [c.team.product.prefixKey, x.producer2.address, true],
     expect: cells(
       {
-        ...each(["producer", "newKey"], allowed("PrefixLicenceChanged", (x, c) => [c.team.product.prefixKey, c.account, x.producer2.address, true])),
+        ...each(
+          ["producer", "newKey"],
+          allowed("PrefixLicenceChanged", (x, c) => [c.team.product.prefixKey, c.account, x.producer2.address, true]),
+        ),
         otherProducer: refused("BatchTokenNotPrefixOwner", (_x, c) => [c.team.product.prefixKey, c.account, c.subject.account]),
       },
       unauthorized,
@@ -415,7 +425,10 @@ const ROWS: readonly Row[] = [
     args: (_x, c) => [holding(c).batch, holding(c).items, REASON],
     expect: cells(
       {
-        ...each(HOLDERS, allowed("PacksLocked", (_x, c) => [holding(c).batch, c.account, tuples(holding(c).items), REASON])),
+        ...each(
+          HOLDERS,
+          allowed("PacksLocked", (_x, c) => [holding(c).batch, c.account, tuples(holding(c).items), REASON]),
+        ),
         otherProducer: notHolder,
       },
       unauthorized,
@@ -447,7 +460,10 @@ const ROWS: readonly Row[] = [
     args: (_x, c) => [holding(c).quantityBatch, 1n, 0 /* Destroyed */, EVIDENCE],
     expect: cells(
       {
-        ...each(HOLDERS, allowed("UnitsWrittenOff", (_x, c) => [holding(c).quantityBatch, c.account, 0, 1n, EVIDENCE])),
+        ...each(
+          HOLDERS,
+          allowed("UnitsWrittenOff", (_x, c) => [holding(c).quantityBatch, c.account, 0, 1n, EVIDENCE]),
+        ),
         otherProducer: insufficientBalance,
       },
       unauthorized,
@@ -475,7 +491,15 @@ const ROWS: readonly Row[] = [
     fn: "undoDispense",
     role: "Pharmacy",
     args: (_x, c) => [c.team.batch, c.team.dispensed, REASON],
-    expect: cells({ ...each(["pharmacy", "newKey"], allowed("DispenseUndone", (_x, c) => [c.team.batch, c.account, c.team.dispensed, REASON])) }, unauthorized),
+    expect: cells(
+      {
+        ...each(
+          ["pharmacy", "newKey"],
+          allowed("DispenseUndone", (_x, c) => [c.team.batch, c.account, c.team.dispensed, REASON]),
+        ),
+      },
+      unauthorized,
+    ),
   },
 
   // ── Regulators of the batch's markets; recall also by its producer ──
@@ -486,7 +510,10 @@ const ROWS: readonly Row[] = [
     args: (_x, c) => [c.team.batch, REASON],
     expect: cells(
       {
-        ...each(["marketRegulator", "newKey"], allowed("BatchQuarantined", (_x, c) => [c.team.batch, c.account, DE, REASON])),
+        ...each(
+          ["marketRegulator", "newKey"],
+          allowed("BatchQuarantined", (_x, c) => [c.team.batch, c.account, DE, REASON]),
+        ),
         outsideRegulator: notMarket((_x, c) => c.team.batch),
       },
       unauthorized,
@@ -500,7 +527,10 @@ const ROWS: readonly Row[] = [
     expect: cells(
       {
         // The German quarantine is Germany's: any active German regulator lifts it.
-        ...each(["marketRegulator", "newKey"], allowed("BatchQuarantineLifted", (x, c) => [x.quarantinedBatch, c.account, DE, REASON])),
+        ...each(
+          ["marketRegulator", "newKey"],
+          allowed("BatchQuarantineLifted", (x, c) => [x.quarantinedBatch, c.account, DE, REASON]),
+        ),
         outsideRegulator: notMarket((x) => x.quarantinedBatch),
       },
       unauthorized,
@@ -513,7 +543,10 @@ const ROWS: readonly Row[] = [
     args: (_x, c) => [c.team.batch, REASON],
     expect: cells(
       {
-        ...each(["producer", "newKey", "marketRegulator"], allowed("BatchRecalled", (_x, c) => [c.team.batch, c.account, REASON])),
+        ...each(
+          ["producer", "newKey", "marketRegulator"],
+          allowed("BatchRecalled", (_x, c) => [c.team.batch, c.account, REASON]),
+        ),
         outsideRegulator: notMarket((_x, c) => c.team.batch),
       },
       refused("BatchTokenNotRecaller", (_x, c) => [c.team.batch, c.account]),
@@ -526,7 +559,10 @@ const ROWS: readonly Row[] = [
     args: (_x, c) => [c.team.batch, NOTICE],
     expect: cells(
       {
-        ...each(["marketRegulator", "newKey"], allowed("SafetyNoticeIssued", (_x, c) => [c.team.batch, c.account, DE, NOTICE])),
+        ...each(
+          ["marketRegulator", "newKey"],
+          allowed("SafetyNoticeIssued", (_x, c) => [c.team.batch, c.account, DE, NOTICE]),
+        ),
         // Any regulator may warn about any batch.
         outsideRegulator: allowed("SafetyNoticeIssued", (_x, c) => [c.team.batch, c.account, FR, NOTICE]),
       },
@@ -540,21 +576,30 @@ const ROWS: readonly Row[] = [
     fn: "setPaused",
     role: "Distributor",
     args: () => [true, REASON],
-    expect: governanceOnly(tokenOnlyGovernance, allowed("CustodyPaused", () => [true, REASON])),
+    expect: governanceOnly(
+      tokenOnlyGovernance,
+      allowed("CustodyPaused", () => [true, REASON]),
+    ),
   },
   {
     contract: "BatchToken",
     fn: "undoRecall",
     role: "Distributor",
     args: (x) => [x.recalledBatch, REASON],
-    expect: governanceOnly(tokenOnlyGovernance, allowed("RecallUndone", (x) => [x.recalledBatch, REASON])),
+    expect: governanceOnly(
+      tokenOnlyGovernance,
+      allowed("RecallUndone", (x) => [x.recalledBatch, REASON]),
+    ),
   },
   {
     contract: "BatchToken",
     fn: "setUndoWindow",
     role: "Distributor",
     args: () => [30],
-    expect: governanceOnly(tokenOnlyGovernance, allowed("UndoWindowChanged", () => [10, 30])),
+    expect: governanceOnly(
+      tokenOnlyGovernance,
+      allowed("UndoWindowChanged", () => [10, 30]),
+    ),
   },
   {
     contract: "BatchToken",
@@ -618,7 +663,10 @@ const ROWS: readonly Row[] = [
     role: "Distributor",
     own: true,
     args: (_x, c) => [c.subject.account, holding(c).receiver, holding(c).batch, 1n, "0x"],
-    expect: cells({}, refused("BatchTokenTransferBypassesCustody", (_x, c) => [c.subject.account, holding(c).receiver])),
+    expect: cells(
+      {},
+      refused("BatchTokenTransferBypassesCustody", (_x, c) => [c.subject.account, holding(c).receiver]),
+    ),
   },
   {
     contract: "BatchToken",
@@ -626,14 +674,20 @@ const ROWS: readonly Row[] = [
     role: "Distributor",
     own: true,
     args: (_x, c) => [c.subject.account, holding(c).receiver, [holding(c).batch], [1n], "0x"],
-    expect: cells({}, refused("BatchTokenTransferBypassesCustody", (_x, c) => [c.subject.account, holding(c).receiver])),
+    expect: cells(
+      {},
+      refused("BatchTokenTransferBypassesCustody", (_x, c) => [c.subject.account, holding(c).receiver]),
+    ),
   },
   {
     contract: "BatchToken",
     fn: "setApprovalForAll",
     role: "Distributor",
     args: (x) => [x.distributor2.address, true],
-    expect: cells({}, refused("BatchTokenApprovalsDisabled", () => [])),
+    expect: cells(
+      {},
+      refused("BatchTokenApprovalsDisabled", () => []),
+    ),
   },
 
   // ── Consortium: the governance process, governors only ──
@@ -705,28 +759,40 @@ const ROWS: readonly Row[] = [
     fn: "changeRole",
     role: "Auditor",
     args: (x) => [x.distributor2.address, Role.Pharmacy],
-    expect: governanceOnly(onlyGovernance, allowed("MemberRoleChanged", (x) => [x.distributor2.address, Role.Distributor, Role.Pharmacy])),
+    expect: governanceOnly(
+      onlyGovernance,
+      allowed("MemberRoleChanged", (x) => [x.distributor2.address, Role.Distributor, Role.Pharmacy]),
+    ),
   },
   {
     contract: "Consortium",
     fn: "suspendMember",
     role: "Auditor",
     args: (x) => [x.distributor2.address, REASON],
-    expect: governanceOnly(onlyGovernance, allowed("MemberSuspended", (x) => [x.distributor2.address, addressOf(x.consortium), REASON])),
+    expect: governanceOnly(
+      onlyGovernance,
+      allowed("MemberSuspended", (x) => [x.distributor2.address, addressOf(x.consortium), REASON]),
+    ),
   },
   {
     contract: "Consortium",
     fn: "reinstateMember",
     role: "Auditor",
     args: (x) => [x.groups.suspended.members.Producer.account],
-    expect: governanceOnly(onlyGovernance, allowed("MemberReinstated", (x) => [x.groups.suspended.members.Producer.account])),
+    expect: governanceOnly(
+      onlyGovernance,
+      allowed("MemberReinstated", (x) => [x.groups.suspended.members.Producer.account]),
+    ),
   },
   {
     contract: "Consortium",
     fn: "revokeMember",
     role: "Auditor",
     args: (x) => [x.distributor2.address, REASON],
-    expect: governanceOnly(onlyGovernance, allowed("MemberRevoked", (x) => [x.distributor2.address, REASON])),
+    expect: governanceOnly(
+      onlyGovernance,
+      allowed("MemberRevoked", (x) => [x.distributor2.address, REASON]),
+    ),
   },
   {
     contract: "Consortium",
@@ -743,14 +809,20 @@ const ROWS: readonly Row[] = [
     fn: "rotateKey",
     role: "Auditor",
     args: (x) => [x.distributor2.address, NEW_KEY],
-    expect: governanceOnly(onlyGovernance, allowed("MemberKeyRotated", (x) => [x.distributor2.address, x.distributor2.address, NEW_KEY])),
+    expect: governanceOnly(
+      onlyGovernance,
+      allowed("MemberKeyRotated", (x) => [x.distributor2.address, x.distributor2.address, NEW_KEY]),
+    ),
   },
   {
     contract: "Consortium",
     fn: "addCompanyPrefix",
     role: "Auditor",
     args: (x) => [x.producer2.address, NEW_PREFIX],
-    expect: governanceOnly(onlyGovernance, allowed("CompanyPrefixAssigned", (x) => [x.producer2.address, prefixKey(NEW_PREFIX), NEW_PREFIX])),
+    expect: governanceOnly(
+      onlyGovernance,
+      allowed("CompanyPrefixAssigned", (x) => [x.producer2.address, prefixKey(NEW_PREFIX), NEW_PREFIX]),
+    ),
   },
   {
     contract: "Consortium",
@@ -767,14 +839,20 @@ const ROWS: readonly Row[] = [
     fn: "addGovernor",
     role: "Auditor",
     args: (x) => [x.auditor.address],
-    expect: governanceOnly(onlyGovernance, allowed("GovernorAdded", (x) => [x.auditor.address])),
+    expect: governanceOnly(
+      onlyGovernance,
+      allowed("GovernorAdded", (x) => [x.auditor.address]),
+    ),
   },
   {
     contract: "Consortium",
     fn: "removeGovernor",
     role: "Auditor",
     args: (x) => [x.governors[3].address],
-    expect: governanceOnly(onlyGovernance, allowed("GovernorRemoved", (x) => [x.governors[3].address])),
+    expect: governanceOnly(
+      onlyGovernance,
+      allowed("GovernorRemoved", (x) => [x.governors[3].address]),
+    ),
   },
   {
     contract: "Consortium",
@@ -791,28 +869,40 @@ const ROWS: readonly Row[] = [
     fn: "setThreshold",
     role: "Auditor",
     args: () => [3],
-    expect: governanceOnly(onlyGovernance, allowed("ThresholdChanged", () => [2, 3])),
+    expect: governanceOnly(
+      onlyGovernance,
+      allowed("ThresholdChanged", () => [2, 3]),
+    ),
   },
   {
     contract: "Consortium",
     fn: "setCharter",
     role: "Auditor",
     args: () => [charter("v3")],
-    expect: governanceOnly(onlyGovernance, allowed("CharterChanged", () => [CHARTER_HASH, charter("v3")])),
+    expect: governanceOnly(
+      onlyGovernance,
+      allowed("CharterChanged", () => [CHARTER_HASH, charter("v3")]),
+    ),
   },
   {
     contract: "Consortium",
     fn: "setProposalLifetime",
     role: "Auditor",
     args: () => [THREE_DAYS],
-    expect: governanceOnly(onlyGovernance, allowed("ProposalLifetimeChanged", () => [SEVEN_DAYS, THREE_DAYS])),
+    expect: governanceOnly(
+      onlyGovernance,
+      allowed("ProposalLifetimeChanged", () => [SEVEN_DAYS, THREE_DAYS]),
+    ),
   },
   {
     contract: "Consortium",
     fn: "cancelProposal",
     role: "Auditor",
     args: (x) => [x.approvedProposal],
-    expect: governanceOnly(onlyGovernance, allowed("ProposalCancelled", (x) => [x.approvedProposal, addressOf(x.consortium)])),
+    expect: governanceOnly(
+      onlyGovernance,
+      allowed("ProposalCancelled", (x) => [x.approvedProposal, addressOf(x.consortium)]),
+    ),
   },
 
   // ── Consortium: a regulator's emergency suspension in its own jurisdiction ──
@@ -823,7 +913,10 @@ const ROWS: readonly Row[] = [
     args: (x) => [x.distributor2.address, REASON],
     expect: cells(
       {
-        ...each(["marketRegulator", "newKey"], allowed("MemberSuspended", (x, c) => [x.distributor2.address, c.account, REASON])),
+        ...each(
+          ["marketRegulator", "newKey"],
+          allowed("MemberSuspended", (x, c) => [x.distributor2.address, c.account, REASON]),
+        ),
         outsideRegulator: refused("ConsortiumJurisdictionMismatch", () => [FR, DE]),
         consortium: UNSUPPORTED,
       },
@@ -891,9 +984,14 @@ const keyOf = (row: Row) => `${row.contract}.${row.fn}${row.variant ? ` (${row.v
 
 async function expectOutcome(tx: Promise<ContractTransactionResponse>, contract: BaseContract, outcome: Outcome, x: AccessSystem, c: Cell) {
   if (outcome.type === "allowed") {
-    for (const [event, args] of outcome.events) await expect(tx).to.emit(contract, event).withArgs(...args(x, c));
+    for (const [event, args] of outcome.events)
+      await expect(tx)
+        .to.emit(contract, event)
+        .withArgs(...args(x, c));
   } else if (outcome.type === "refused") {
-    await expect(tx).to.be.revertedWithCustomError(contract, outcome.error).withArgs(...outcome.args(x, c));
+    await expect(tx)
+      .to.be.revertedWithCustomError(contract, outcome.error)
+      .withArgs(...outcome.args(x, c));
   } else {
     throw new Error("only a proposal can be unsupported");
   }
