@@ -63,6 +63,15 @@ import {IConsortium} from "./IConsortium.sol";
  * a stock-holding role: a rejection or cancellation towards a party that can no longer hold stock
  * is refused, and governance recovers the shipment instead.
  *
+ * Who is named where: every custom event and error names member *accounts*, never the key that
+ * signed (a member may have rotated its key, see {IConsortium-rotateKey}); a key that belongs to
+ * no active member is named as `address(0)` ("no member") in `BatchTokenUnauthorizedMember`,
+ * `BatchTokenNotShipmentReceiver`, `BatchTokenNotShipmentSender` and `BatchTokenNotRecaller`. The
+ * ERC-1155 `TransferSingle` events keep the standard's meaning: `from` and `to` are accounts,
+ * `operator` is the address that made the call (the signing key, `_msgSender()`). Governance-only
+ * functions check `msg.sender` itself (the Consortium contract), so `BatchTokenOnlyGovernance`
+ * names `msg.sender`, which is the forwarder when a governor tries one through the relay.
+ *
  * Serial commitment: leaves follow the StandardMerkleTree of the OpenZeppelin merkle-tree library
  * with leaf types `["uint256", "string"]` and values `[unitIndex, serial]`. Packing commitment:
  * types `["uint8", "uint256", "uint256"]`, values `[level (1 case, 2 pallet), index, sscc]`.
@@ -647,7 +656,12 @@ interface IBatchToken {
 
     // ─── Governance (calls from the Consortium executing a proposal) ──────────────────────────
 
-    /// @notice Pause or resume every custody action (incident). Regulator actions stay open. Emits {CustodyPaused}.
+    /**
+     * @notice Pause or resume every custody action (incident): minting, shipping, receiving,
+     * dispensing and every pack-state change, a regulator's {unlock} included. Quarantine, its
+     * lift, recall and safety notices stay open, and so does governance recovery.
+     * Emits {CustodyPaused}.
+     */
     function setPaused(bool paused, bytes32 reasonHash) external;
 
     /// @notice Undo a recall made in error; the batch returns to Quarantined or Active by its quarantines. Emits {RecallUndone}.

@@ -211,7 +211,9 @@ interface IConsortium {
      * Requirements:
      * - the caller is a governor;
      * - a call to this contract starts with the selector of a governance function; another
-     *   target has code.
+     *   target has code. The Consortium does not know another target's functions: a call that
+     *   target refuses is only found at {execute}, which reverts and leaves the proposal open to
+     *   be cancelled. `gov:propose` builds actions from the target's ABI and refuses unknown ones.
      *
      * Emits {ProposalCreated} and {ProposalApproved}.
      */
