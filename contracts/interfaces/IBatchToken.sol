@@ -357,7 +357,7 @@ interface IBatchToken {
 
     /// @dev Custody cannot move from a `from` to a `to` while the batch is in `status`.
     error BatchTokenFlowNotAllowed(IConsortium.Role from, IConsortium.Role to, BatchStatus status);
-    /// @dev The shipment was recorded as `recorded`, but the parties' roles now make it `current` (or no flow).
+    /// @dev The shipment was recorded as `recorded`, but the parties' roles now make it the other kind (a flow they no longer allow at all reverts with that flow's error).
     error BatchTokenShipmentKindChanged(uint256 shipmentId, ShipmentKind recorded);
     /// @dev Returns to a producer go only to the batch's own producer.
     error BatchTokenReturnToOtherProducer(address receiver, address producer);
