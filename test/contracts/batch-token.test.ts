@@ -41,6 +41,7 @@ import {
   batchTokenFixture,
   changeRole,
   code,
+  encode,
   governConsortium,
   governToken,
   licensedFixture,
@@ -1365,6 +1366,1068 @@ describe("BatchToken", function () {
         expect(await sys.batchToken.supportsInterface("0xffffffff")).to.equal(false);
         expect(await sys.batchToken.supportsInterface("0x80ac58cd")).to.equal(false); // ERC-721
       });
+    });
+  });
+
+  // ─── The shipment kind, fixed at shipping ────────────────────────────────────────────────────
+
+  describe("the shipment kind, fixed at shipping", function () {
+    it("accepts a forward shipment whose receiver became a Pharmacy in transit: Distributor → Pharmacy is still forward", async function () {
+      const sys = await loadFixture(quantityFixture);
+      const { shipmentId, shipment } = await ship(sys, sys.distributor, sys.batchId, 5, sys.distributor2);
+      await changeRole(sys, sys.distributor2, Role.Pharmacy);
+      await expect(sys.batchToken.connect(sys.distributor2).acceptShipment(shipmentId, shipment)).to.emit(sys.batchToken, "ShipmentAccepted");
+      expect(await balance(sys, sys.distributor2, sys.batchId)).to.equal(5n);
+    });
+
+    it("refuses a forward shipment whose sender became a Pharmacy in transit: it would now be a return (BatchTokenShipmentKindChanged)", async function () {
+      const sys = await loadFixture(quantityFixture);
+      const { shipmentId, shipment } = await ship(sys, sys.distributor, sys.batchId, 5, sys.distributor2);
+      await changeRole(sys, sys.distributor, Role.Pharmacy);
+      await expect(sys.batchToken.connect(sys.distributor2).acceptShipment(shipmentId, shipment))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenShipmentKindChanged")
+        .withArgs(shipmentId, Kind.Forward);
+      await sys.batchToken.connect(sys.distributor2).rejectShipment(shipmentId, shipment, RejectReason.NotOrdered);
+      expect(await balance(sys, sys.distributor, sys.batchId)).to.equal(30n);
+    });
+
+    it("refuses a return whose sender became a Distributor in transit: it would now be forward", async function () {
+      const sys = await loadFixture(quantityFixture);
+      const { shipmentId, shipment } = await ship(sys, sys.pharmacy, sys.batchId, 5, sys.distributor);
+      expect(shipment.kind).to.equal(BigInt(Kind.Return));
+      await changeRole(sys, sys.pharmacy, Role.Distributor);
+      await expect(sys.batchToken.connect(sys.distributor).acceptShipment(shipmentId, shipment))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenShipmentKindChanged")
+        .withArgs(shipmentId, Kind.Return);
+    });
+
+    it("refuses a return to a producer that became a Distributor in transit, and after a recall names the refused flow", async function () {
+      const sys = await loadFixture(quantityFixture);
+      const { shipmentId, shipment } = await ship(sys, sys.distributor, sys.batchId, 5, sys.producer);
+      await changeRole(sys, sys.producer, Role.Distributor);
+      await expect(sys.batchToken.connect(sys.producer).acceptShipment(shipmentId, shipment))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenShipmentKindChanged")
+        .withArgs(shipmentId, Kind.Return);
+      await sys.batchToken.connect(sys.regulator).recall(sys.batchId, REASON);
+      await expect(sys.batchToken.connect(sys.producer).acceptShipment(shipmentId, shipment))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenFlowNotAllowed")
+        .withArgs(Role.Distributor, Role.Distributor, BatchStatus.Recalled);
+      await sys.batchToken.connect(sys.producer).rejectShipment(shipmentId, shipment, RejectReason.NotOrdered);
+      expect(await balance(sys, sys.distributor, sys.batchId)).to.equal(30n);
+    });
+
+    it("refuses forward shipments after a recall in transit; the receiver rejects, the sender cancels", async function () {
+      const sys = await loadFixture(quantityFixture);
+      const a = await ship(sys, sys.producer, sys.batchId, 6, sys.distributor2);
+      const b = await ship(sys, sys.distributor, sys.batchId, 4, sys.pharmacy);
+      await sys.batchToken.connect(sys.regulator).recall(sys.batchId, REASON);
+      await expect(sys.batchToken.connect(sys.distributor2).acceptShipment(a.shipmentId, a.shipment))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenFlowNotAllowed")
+        .withArgs(Role.Producer, Role.Distributor, BatchStatus.Recalled);
+      await expect(sys.batchToken.connect(sys.pharmacy).acceptShipment(b.shipmentId, b.shipment))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenFlowNotAllowed")
+        .withArgs(Role.Distributor, Role.Pharmacy, BatchStatus.Recalled);
+      await expect(sys.batchToken.connect(sys.distributor2).rejectShipment(a.shipmentId, a.shipment, RejectReason.SuspectProduct))
+        .to.emit(sys.batchToken, "ShipmentRejected")
+        .withArgs(sys.batchId, sys.producer.address, sys.distributor2.address, a.shipmentId, 6n, RejectReason.SuspectProduct);
+      await expect(sys.batchToken.connect(sys.distributor).cancelShipment(b.shipmentId, b.shipment)).to.emit(sys.batchToken, "ShipmentCancelled");
+      expect(await balance(sys, sys.producer, sys.batchId)).to.equal(60n);
+      expect(await balance(sys, sys.distributor, sys.batchId)).to.equal(30n);
+    });
+
+    it("refuses a forward shipment while the batch is quarantined, and accepts it once the quarantine is lifted", async function () {
+      const sys = await loadFixture(quantityFixture);
+      const { shipmentId, shipment } = await ship(sys, sys.distributor, sys.batchId, 4, sys.pharmacy);
+      await sys.batchToken.connect(sys.regulator).quarantine(sys.batchId, REASON);
+      await expect(sys.batchToken.connect(sys.pharmacy).acceptShipment(shipmentId, shipment))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenFlowNotAllowed")
+        .withArgs(Role.Distributor, Role.Pharmacy, BatchStatus.Quarantined);
+      await sys.batchToken.connect(sys.regulator).liftQuarantine(sys.batchId, REASON);
+      await sys.batchToken.connect(sys.pharmacy).acceptShipment(shipmentId, shipment);
+      expect(await balance(sys, sys.pharmacy, sys.batchId)).to.equal(14n);
+    });
+
+    it("accepts a return created before a recall", async function () {
+      const sys = await loadFixture(quantityFixture);
+      const { shipmentId, shipment } = await ship(sys, sys.pharmacy, sys.batchId, 2, sys.distributor);
+      await sys.batchToken.connect(sys.regulator).recall(sys.batchId, REASON);
+      await sys.batchToken.connect(sys.distributor).acceptShipment(shipmentId, shipment);
+      expect(await balance(sys, sys.distributor, sys.batchId)).to.equal(32n);
+    });
+
+    it("refuses acceptance by a receiver that can no longer hold stock, and lets it reject", async function () {
+      const sys = await loadFixture(quantityFixture);
+      const { shipmentId, shipment } = await ship(sys, sys.producer, sys.batchId, 25, sys.distributor);
+      await changeRole(sys, sys.distributor, Role.Auditor);
+      await expect(sys.batchToken.connect(sys.distributor).acceptShipment(shipmentId, shipment))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenUnauthorizedMember")
+        .withArgs(sys.distributor.address, Role.Auditor);
+      await sys.batchToken.connect(sys.distributor).rejectShipment(shipmentId, shipment, RejectReason.NotOrdered);
+      expect(await balance(sys, sys.producer, sys.batchId)).to.equal(60n);
+    });
+
+    it("refuses acceptance and rejection by a suspended receiver; the sender cancels", async function () {
+      const sys = await loadFixture(quantityFixture);
+      const { shipmentId, shipment } = await ship(sys, sys.producer, sys.batchId, 25, sys.distributor);
+      await sys.consortium.connect(sys.regulator).emergencySuspend(sys.distributor.address, REASON);
+      await expect(sys.batchToken.connect(sys.distributor).acceptShipment(shipmentId, shipment))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenUnauthorizedMember")
+        .withArgs(sys.distributor.address, Role.None);
+      await expect(sys.batchToken.connect(sys.distributor).rejectShipment(shipmentId, shipment, RejectReason.Damaged))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenUnauthorizedMember")
+        .withArgs(sys.distributor.address, Role.None);
+      await sys.batchToken.connect(sys.producer).cancelShipment(shipmentId, shipment);
+      expect(await balance(sys, sys.producer, sys.batchId)).to.equal(60n);
+    });
+
+    it("refuses acceptance from a sender that can no longer hold stock", async function () {
+      const sys = await loadFixture(quantityFixture);
+      const { shipmentId, shipment } = await ship(sys, sys.producer, sys.batchId, 25, sys.distributor);
+      await changeRole(sys, sys.producer, Role.Auditor);
+      await expect(sys.batchToken.connect(sys.distributor).acceptShipment(shipmentId, shipment))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenUnauthorizedMember")
+        .withArgs(sys.producer.address, Role.Auditor);
+    });
+
+    describe("units that would return to a party that cannot hold stock", function () {
+      const SENDER_LOST: [string, (s: System) => Promise<void>, number][] = [
+        ["its stock-holding role", (s) => changeRole(s, s.producer, Role.Auditor), Role.Auditor],
+        ["its membership for now (suspended)", (s) => suspend(s, s.producer), Role.None],
+        ["its membership for good (revoked)", (s) => revoke(s, s.producer), Role.None],
+      ];
+      for (const [what, lose, role] of SENDER_LOST) {
+        it(`refuses a rejection towards a sender that lost ${what} (BatchTokenCannotHoldStock)`, async function () {
+          const sys = await loadFixture(quantityFixture);
+          const { shipmentId, shipment } = await ship(sys, sys.producer, sys.batchId, 25, sys.distributor);
+          await lose(sys);
+          await expect(sys.batchToken.connect(sys.distributor).rejectShipment(shipmentId, shipment, RejectReason.Damaged))
+            .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenCannotHoldStock")
+            .withArgs(sys.producer.address, role);
+          expect(await sys.batchToken.isPendingShipment(shipmentId, shipment)).to.equal(true);
+        });
+
+        it(`refuses a cancellation by a sender that lost ${what} (BatchTokenCannotHoldStock)`, async function () {
+          const sys = await loadFixture(quantityFixture);
+          const { shipmentId, shipment } = await ship(sys, sys.producer, sys.batchId, 25, sys.distributor);
+          await lose(sys);
+          await expect(sys.batchToken.connect(sys.producer).cancelShipment(shipmentId, shipment))
+            .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenCannotHoldStock")
+            .withArgs(sys.producer.address, role);
+        });
+      }
+
+      it("lets governance recover the shipment to a successor (recoverShipment)", async function () {
+        const sys = await loadFixture(quantityFixture);
+        const { shipmentId, shipment } = await ship(sys, sys.distributor, sys.batchId, 10, sys.pharmacy);
+        await revoke(sys, sys.distributor);
+        const recover = await approvedTokenAction(sys, "recoverShipment", [shipmentId, shipment, sys.distributor2.address, EVIDENCE]);
+        await expect(recover())
+          .to.emit(sys.batchToken, "ShipmentRecovered")
+          .withArgs(sys.batchId, shipmentId, sys.distributor2.address, EVIDENCE)
+          .and.to.emit(sys.batchToken, "TransferSingle")
+          .withArgs(await sys.consortium.getAddress(), ethers.ZeroAddress, sys.distributor2.address, sys.batchId, 10n);
+        expect(await balance(sys, sys.distributor2, sys.batchId)).to.equal(10n);
+        expect(await sys.batchToken.isPendingShipment(shipmentId, shipment)).to.equal(false);
+        await expect(sys.batchToken.connect(sys.pharmacy).acceptShipment(shipmentId, shipment))
+          .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenUnknownShipment")
+          .withArgs(shipmentId);
+      });
+
+      it("lets governance complete a delivery to its receiver", async function () {
+        const sys = await loadFixture(quantityFixture);
+        const { shipmentId, shipment } = await ship(sys, sys.distributor, sys.batchId, 10, sys.pharmacy);
+        await revoke(sys, sys.distributor);
+        await governToken(sys, "recoverShipment", [shipmentId, shipment, sys.pharmacy.address, EVIDENCE]);
+        expect(await balance(sys, sys.pharmacy, sys.batchId)).to.equal(20n);
+      });
+
+      it("refuses recovering a shipment to a party that cannot hold stock, or a shipment that is not pending", async function () {
+        const sys = await loadFixture(quantityFixture);
+        const { shipmentId, shipment } = await ship(sys, sys.distributor, sys.batchId, 10, sys.pharmacy);
+        await revoke(sys, sys.distributor);
+        for (const [to, role] of [
+          [sys.auditor.address, Role.Auditor],
+          [sys.distributor.address, Role.None],
+          [sys.outsider.address, Role.None],
+          [ethers.ZeroAddress, Role.None],
+        ] as const) {
+          const recover = await approvedTokenAction(sys, "recoverShipment", [shipmentId, shipment, to, EVIDENCE]);
+          await expect(recover()).to.be.revertedWithCustomError(sys.batchToken, "BatchTokenCannotHoldStock").withArgs(to, role);
+        }
+        const forged = { ...shipment, quantity: 11n };
+        const recover = await approvedTokenAction(sys, "recoverShipment", [shipmentId, forged, sys.distributor2.address, EVIDENCE]);
+        await expect(recover()).to.be.revertedWithCustomError(sys.batchToken, "BatchTokenUnknownShipment").withArgs(shipmentId);
+      });
+    });
+  });
+
+  // ─── Regulators by market ────────────────────────────────────────────────────────────────────
+
+  describe("regulators by market", function () {
+    describe("quarantine", function () {
+      it("is set by a regulator of one of the batch's markets, for its jurisdiction", async function () {
+        const sys = await loadFixture(marketsFixture);
+        await expect(sys.batchToken.connect(sys.regulator).quarantine(sys.deOnly, REASON))
+          .to.emit(sys.batchToken, "BatchQuarantined")
+          .withArgs(sys.deOnly, sys.regulator.address, code("DE"), REASON);
+        const b = await sys.batchToken.batch(sys.deOnly);
+        expect(b.status).to.equal(BatchStatus.Quarantined);
+        expect(b.quarantineMask).to.equal(1n);
+      });
+
+      it("is set by the French regulator on a batch marketed in Germany and France (its own bit)", async function () {
+        const sys = await loadFixture(marketsFixture);
+        await expect(sys.batchToken.connect(sys.foreignRegulator).quarantine(sys.deFr, REASON))
+          .to.emit(sys.batchToken, "BatchQuarantined")
+          .withArgs(sys.deFr, sys.foreignRegulator.address, code("FR"), REASON);
+        expect((await sys.batchToken.batch(sys.deFr)).quarantineMask).to.equal(2n);
+      });
+
+      it("is refused to a regulator outside the batch's markets", async function () {
+        const sys = await loadFixture(marketsFixture);
+        await expect(sys.batchToken.connect(sys.foreignRegulator).quarantine(sys.deOnly, REASON))
+          .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenJurisdictionNotMarket")
+          .withArgs(sys.deOnly, code("FR"));
+        expect(await status(sys, sys.deOnly)).to.equal(BatchStatus.Active);
+      });
+
+      it("is refused twice for the same jurisdiction", async function () {
+        const sys = await loadFixture(marketsFixture);
+        await sys.batchToken.connect(sys.regulator).quarantine(sys.deFr, REASON);
+        await expect(sys.batchToken.connect(sys.regulator).quarantine(sys.deFr, REASON))
+          .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenQuarantineState")
+          .withArgs(sys.deFr, code("DE"), true);
+      });
+
+      it("is refused for a recalled batch", async function () {
+        const sys = await loadFixture(marketsFixture);
+        await sys.batchToken.connect(sys.regulator).recall(sys.deFr, REASON);
+        await expect(sys.batchToken.connect(sys.foreignRegulator).quarantine(sys.deFr, REASON))
+          .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenInvalidStatus")
+          .withArgs(sys.deFr, BatchStatus.Recalled);
+      });
+
+      it("is refused for an unknown batch", async function () {
+        const sys = await loadFixture(marketsFixture);
+        for (const action of ["quarantine", "liftQuarantine", "recall", "safetyNotice"] as const) {
+          await expect(sys.batchToken.connect(sys.regulator)[action](99n, REASON))
+            .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenUnknownBatch")
+            .withArgs(99n);
+        }
+      });
+
+      const NOT_REGULATORS: [string, (s: System) => HardhatEthersSigner, number][] = [
+        ["the batch's Producer", (s) => s.producer, Role.Producer],
+        ["a Distributor", (s) => s.distributor, Role.Distributor],
+        ["a Pharmacy", (s) => s.pharmacy, Role.Pharmacy],
+        ["an Auditor", (s) => s.auditor, Role.Auditor],
+      ];
+      for (const [who, pick, role] of NOT_REGULATORS) {
+        it(`refuses quarantine, lift and safety notice by ${who}`, async function () {
+          const sys = await loadFixture(marketsFixture);
+          const caller = pick(sys);
+          await expect(sys.batchToken.connect(caller).quarantine(sys.deFr, REASON))
+            .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenUnauthorizedMember")
+            .withArgs(caller.address, role);
+          await expect(sys.batchToken.connect(caller).safetyNotice(sys.deFr, REASON))
+            .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenUnauthorizedMember")
+            .withArgs(caller.address, role);
+          await sys.batchToken.connect(sys.regulator).quarantine(sys.deFr, REASON);
+          await expect(sys.batchToken.connect(caller).liftQuarantine(sys.deFr, REASON))
+            .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenUnauthorizedMember")
+            .withArgs(caller.address, role);
+        });
+      }
+
+      it("refuses a suspended regulator", async function () {
+        const sys = await loadFixture(marketsFixture);
+        await suspend(sys, sys.regulator);
+        await expect(sys.batchToken.connect(sys.regulator).quarantine(sys.deOnly, REASON))
+          .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenUnauthorizedMember")
+          .withArgs(sys.regulator.address, Role.None);
+      });
+    });
+
+    describe("lift", function () {
+      it("is made by the jurisdiction that set the quarantine: the batch is Active again", async function () {
+        const sys = await loadFixture(marketsFixture);
+        await sys.batchToken.connect(sys.regulator).quarantine(sys.deOnly, REASON);
+        const clean = ethers.id("lab results clean");
+        await expect(sys.batchToken.connect(sys.regulator).liftQuarantine(sys.deOnly, clean))
+          .to.emit(sys.batchToken, "BatchQuarantineLifted")
+          .withArgs(sys.deOnly, sys.regulator.address, code("DE"), clean);
+        const b = await sys.batchToken.batch(sys.deOnly);
+        expect([b.status, b.quarantineMask]).to.deep.equal([BigInt(BatchStatus.Active), 0n]);
+        await deliver(sys, sys.distributor, sys.deOnly, 1, sys.pharmacy);
+      });
+
+      it("is refused to another market's regulator: it has no quarantine of its own to lift", async function () {
+        const sys = await loadFixture(marketsFixture);
+        await sys.batchToken.connect(sys.regulator).quarantine(sys.deFr, REASON);
+        await expect(sys.batchToken.connect(sys.foreignRegulator).liftQuarantine(sys.deFr, REASON))
+          .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenQuarantineState")
+          .withArgs(sys.deFr, code("FR"), false);
+        expect(await status(sys, sys.deFr)).to.equal(BatchStatus.Quarantined);
+      });
+
+      it("is refused to a regulator outside the batch's markets", async function () {
+        const sys = await loadFixture(marketsFixture);
+        await sys.batchToken.connect(sys.regulator).quarantine(sys.deOnly, REASON);
+        await expect(sys.batchToken.connect(sys.foreignRegulator).liftQuarantine(sys.deOnly, REASON))
+          .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenJurisdictionNotMarket")
+          .withArgs(sys.deOnly, code("FR"));
+      });
+
+      it("is refused where there is no quarantine", async function () {
+        const sys = await loadFixture(marketsFixture);
+        await expect(sys.batchToken.connect(sys.regulator).liftQuarantine(sys.deOnly, REASON))
+          .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenQuarantineState")
+          .withArgs(sys.deOnly, code("DE"), false);
+      });
+
+      it("keeps a batch quarantined in two markets on hold until both lift", async function () {
+        const sys = await loadFixture(marketsFixture);
+        await sys.batchToken.connect(sys.regulator).quarantine(sys.deFr, REASON);
+        await sys.batchToken.connect(sys.foreignRegulator).quarantine(sys.deFr, REASON);
+        expect((await sys.batchToken.batch(sys.deFr)).quarantineMask).to.equal(3n);
+
+        await sys.batchToken.connect(sys.regulator).liftQuarantine(sys.deFr, REASON);
+        const b = await sys.batchToken.batch(sys.deFr);
+        expect([b.status, b.quarantineMask]).to.deep.equal([BigInt(BatchStatus.Quarantined), 2n]);
+        await expect(shipQty(sys, sys.distributor, sys.deFr, 1, sys.pharmacy.address))
+          .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenFlowNotAllowed")
+          .withArgs(Role.Distributor, Role.Pharmacy, BatchStatus.Quarantined);
+
+        await sys.batchToken.connect(sys.foreignRegulator).liftQuarantine(sys.deFr, REASON);
+        expect(await status(sys, sys.deFr)).to.equal(BatchStatus.Active);
+        await deliver(sys, sys.distributor, sys.deFr, 1, sys.pharmacy2);
+      });
+
+      it("clears a quarantine under a recall without ending the recall", async function () {
+        const sys = await loadFixture(marketsFixture);
+        await sys.batchToken.connect(sys.regulator).quarantine(sys.deFr, REASON);
+        await sys.batchToken.connect(sys.foreignRegulator).recall(sys.deFr, REASON);
+        await sys.batchToken.connect(sys.regulator).liftQuarantine(sys.deFr, REASON);
+        const b = await sys.batchToken.batch(sys.deFr);
+        expect([b.status, b.quarantineMask]).to.deep.equal([BigInt(BatchStatus.Recalled), 0n]);
+      });
+    });
+
+    describe("recall", function () {
+      it("is made by a regulator of one of the batch's markets", async function () {
+        const sys = await loadFixture(marketsFixture);
+        await expect(sys.batchToken.connect(sys.regulator).recall(sys.deOnly, REASON))
+          .to.emit(sys.batchToken, "BatchRecalled")
+          .withArgs(sys.deOnly, sys.regulator.address, REASON);
+        expect(await status(sys, sys.deOnly)).to.equal(BatchStatus.Recalled);
+        await expect(sys.batchToken.connect(sys.foreignRegulator).recall(sys.deFr, REASON))
+          .to.emit(sys.batchToken, "BatchRecalled")
+          .withArgs(sys.deFr, sys.foreignRegulator.address, REASON);
+      });
+
+      it("is refused to a regulator outside the batch's markets", async function () {
+        const sys = await loadFixture(marketsFixture);
+        await expect(sys.batchToken.connect(sys.foreignRegulator).recall(sys.deOnly, REASON))
+          .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenJurisdictionNotMarket")
+          .withArgs(sys.deOnly, code("FR"));
+      });
+
+      it("is made by the batch's producer (voluntary recall)", async function () {
+        const sys = await loadFixture(marketsFixture);
+        await expect(sys.batchToken.connect(sys.producer).recall(sys.deOnly, REASON))
+          .to.emit(sys.batchToken, "BatchRecalled")
+          .withArgs(sys.deOnly, sys.producer.address, REASON);
+      });
+
+      it("is made by the brand owner on a licensed contract manufacturer's batch, and by that manufacturer", async function () {
+        const sys = await loadFixture(licensedFixture);
+        await expect(sys.batchToken.connect(sys.producer).recall(sys.cmoBatch, REASON))
+          .to.emit(sys.batchToken, "BatchRecalled")
+          .withArgs(sys.cmoBatch, sys.producer.address, REASON);
+        const second = await mintQuantity(sys, { lot: "CMO-2", by: sys.producer2 });
+        await expect(sys.batchToken.connect(sys.producer2).recall(second, REASON))
+          .to.emit(sys.batchToken, "BatchRecalled")
+          .withArgs(second, sys.producer2.address, REASON);
+      });
+
+      it("is refused to a producer that neither made the batch nor owns its product", async function () {
+        const sys = await loadFixture(licensedFixture);
+        const own = await mintQuantity(sys, { lot: "OWN" });
+        await expect(sys.batchToken.connect(sys.producer2).recall(own, REASON))
+          .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenNotRecaller")
+          .withArgs(own, sys.producer2.address);
+        const theirs = await mintQuantity(sys, { lot: "THEIRS", gtin: GTIN2, by: sys.producer2 });
+        await expect(sys.batchToken.connect(sys.producer).recall(theirs, REASON))
+          .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenNotRecaller")
+          .withArgs(theirs, sys.producer.address);
+      });
+
+      it("is refused to members that are neither regulators nor producers, to non-members, and to a suspended regulator", async function () {
+        const sys = await loadFixture(marketsFixture);
+        await suspend(sys, sys.foreignRegulator);
+        for (const [caller, named] of [
+          [sys.distributor, sys.distributor.address],
+          [sys.pharmacy, sys.pharmacy.address],
+          [sys.auditor, sys.auditor.address],
+          [sys.foreignRegulator, sys.foreignRegulator.address],
+          [sys.outsider, ethers.ZeroAddress],
+        ] as const) {
+          await expect(sys.batchToken.connect(caller).recall(sys.deFr, REASON))
+            .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenNotRecaller")
+            .withArgs(sys.deFr, named);
+        }
+      });
+
+      it("recalls a quarantined batch, keeping its quarantines, and is final: no second recall, no quarantine", async function () {
+        const sys = await loadFixture(marketsFixture);
+        await sys.batchToken.connect(sys.regulator).quarantine(sys.deFr, REASON);
+        await sys.batchToken.connect(sys.foreignRegulator).recall(sys.deFr, REASON);
+        const b = await sys.batchToken.batch(sys.deFr);
+        expect([b.status, b.quarantineMask]).to.deep.equal([BigInt(BatchStatus.Recalled), 1n]);
+        for (const caller of [sys.regulator, sys.producer]) {
+          await expect(sys.batchToken.connect(caller).recall(sys.deFr, REASON))
+            .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenInvalidStatus")
+            .withArgs(sys.deFr, BatchStatus.Recalled);
+        }
+      });
+    });
+
+    describe("undoRecall (governance)", function () {
+      it("returns a recall made in error to Active when no quarantine remains", async function () {
+        const sys = await loadFixture(marketsFixture);
+        await sys.batchToken.connect(sys.regulator).recall(sys.deOnly, REASON);
+        const why = ethers.id("recalled the wrong lot");
+        const undo = await approvedTokenAction(sys, "undoRecall", [sys.deOnly, why]);
+        await expect(undo()).to.emit(sys.batchToken, "RecallUndone").withArgs(sys.deOnly, why);
+        expect(await status(sys, sys.deOnly)).to.equal(BatchStatus.Active);
+        await deliver(sys, sys.distributor, sys.deOnly, 1, sys.pharmacy);
+      });
+
+      it("returns it to Quarantined while a market's quarantine remains", async function () {
+        const sys = await loadFixture(marketsFixture);
+        await sys.batchToken.connect(sys.foreignRegulator).quarantine(sys.deFr, REASON);
+        await sys.batchToken.connect(sys.regulator).recall(sys.deFr, REASON);
+        await governToken(sys, "undoRecall", [sys.deFr, REASON]);
+        expect(await status(sys, sys.deFr)).to.equal(BatchStatus.Quarantined);
+        await sys.batchToken.connect(sys.foreignRegulator).liftQuarantine(sys.deFr, REASON);
+        expect(await status(sys, sys.deFr)).to.equal(BatchStatus.Active);
+      });
+
+      it("is refused for a batch that is not recalled, and for an unknown batch", async function () {
+        const sys = await loadFixture(marketsFixture);
+        const active = await approvedTokenAction(sys, "undoRecall", [sys.deOnly, REASON]);
+        await expect(active()).to.be.revertedWithCustomError(sys.batchToken, "BatchTokenInvalidStatus").withArgs(sys.deOnly, BatchStatus.Active);
+        await sys.batchToken.connect(sys.regulator).quarantine(sys.deOnly, REASON);
+        const quarantined = await approvedTokenAction(sys, "undoRecall", [sys.deOnly, REASON]);
+        await expect(quarantined())
+          .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenInvalidStatus")
+          .withArgs(sys.deOnly, BatchStatus.Quarantined);
+        const unknown = await approvedTokenAction(sys, "undoRecall", [99n, REASON]);
+        await expect(unknown()).to.be.revertedWithCustomError(sys.batchToken, "BatchTokenUnknownBatch").withArgs(99n);
+      });
+    });
+
+    describe("safetyNotice", function () {
+      it("is recorded by any regulator, also outside the batch's markets, without changing its status", async function () {
+        const sys = await loadFixture(marketsFixture);
+        const notice = ethers.id("falsified packs seen in FR");
+        await expect(sys.batchToken.connect(sys.foreignRegulator).safetyNotice(sys.deOnly, notice))
+          .to.emit(sys.batchToken, "SafetyNoticeIssued")
+          .withArgs(sys.deOnly, sys.foreignRegulator.address, code("FR"), notice);
+        await expect(sys.batchToken.connect(sys.regulator).safetyNotice(sys.deOnly, notice))
+          .to.emit(sys.batchToken, "SafetyNoticeIssued")
+          .withArgs(sys.deOnly, sys.regulator.address, code("DE"), notice);
+        const b = await sys.batchToken.batch(sys.deOnly);
+        expect([b.status, b.quarantineMask]).to.deep.equal([BigInt(BatchStatus.Active), 0n]);
+        await deliver(sys, sys.distributor, sys.deOnly, 1, sys.pharmacy);
+      });
+    });
+  });
+
+  // ─── Governance hooks ────────────────────────────────────────────────────────────────────────
+
+  describe("governance hooks", function () {
+    describe("setPaused", function () {
+      /** Quantity stock, a serialised batch with packs at the pharmacy, a pending shipment; then custody paused. */
+      async function pausedFixture() {
+        const sys = await quantityFixture();
+        const ser = await mintBatch(sys, { lot: "SER-P", units: 20 });
+        await deliver(sys, sys.producer, ser.batchId, [units(0, 10)], sys.distributor);
+        await deliver(sys, sys.distributor, ser.batchId, [units(0, 5)], sys.pharmacy);
+        const pending = await ship(sys, sys.producer, sys.batchId, 5, sys.distributor);
+        await governToken(sys, "setPaused", [true, REASON]);
+        return { ...sys, ser, pending };
+      }
+      type Paused = Awaited<ReturnType<typeof pausedFixture>>;
+
+      it("pauses and resumes custody, emitting CustodyPaused", async function () {
+        const sys = await loadFixture(quantityFixture);
+        expect(await sys.batchToken.paused()).to.equal(false);
+        const pause = await approvedTokenAction(sys, "setPaused", [true, REASON]);
+        await expect(pause()).to.emit(sys.batchToken, "CustodyPaused").withArgs(true, REASON);
+        expect(await sys.batchToken.paused()).to.equal(true);
+        const resume = await approvedTokenAction(sys, "setPaused", [false, EVIDENCE]);
+        await expect(resume()).to.emit(sys.batchToken, "CustodyPaused").withArgs(false, EVIDENCE);
+        expect(await sys.batchToken.paused()).to.equal(false);
+      });
+
+      const CUSTODY: [string, (s: Paused) => Promise<unknown>][] = [
+        ["mintBatch", (s) => s.batchToken.connect(s.producer).mintBatch(batchInput(s.today, { lot: "NEW", serialised: false }).input)],
+        ["ship", (s) => shipQty(s, s.distributor, s.batchId, 1, s.pharmacy.address)],
+        ["acceptShipment", (s) => s.batchToken.connect(s.distributor).acceptShipment(s.pending.shipmentId, s.pending.shipment)],
+        ["rejectShipment", (s) => s.batchToken.connect(s.distributor).rejectShipment(s.pending.shipmentId, s.pending.shipment, RejectReason.Damaged)],
+        ["cancelShipment", (s) => s.batchToken.connect(s.producer).cancelShipment(s.pending.shipmentId, s.pending.shipment)],
+        ["writeOff", (s) => s.batchToken.connect(s.pharmacy).writeOff(s.batchId, 1, LossReason.Destroyed, EVIDENCE)],
+        ["dispense", (s) => s.batchToken.connect(s.pharmacy).dispense(s.ser.batchId, 0, s.ser.serials[0], s.ser.proofOf(0))],
+        ["undoDispense", (s) => s.batchToken.connect(s.pharmacy).undoDispense(s.ser.batchId, 0, REASON)],
+        ["unpack", (s) => s.batchToken.connect(s.producer).unpack(s.ser.batchId, [])],
+        ["decommission", (s) => s.batchToken.connect(s.pharmacy).decommission(s.ser.batchId, [units(1)], PackState.Destroyed, EVIDENCE)],
+        ["revertDecommission", (s) => s.batchToken.connect(s.pharmacy).revertDecommission(s.ser.batchId, [units(1)], REASON)],
+        ["lock", (s) => s.batchToken.connect(s.pharmacy).lock(s.ser.batchId, [units(2)], REASON)],
+        ["unlock", (s) => s.batchToken.connect(s.pharmacy).unlock(s.ser.batchId, s.pharmacy.address, [units(2)], REASON)],
+      ];
+      for (const [action, call] of CUSTODY) {
+        it(`refuses ${action} while paused (BatchTokenPaused)`, async function () {
+          const sys = await loadFixture(pausedFixture);
+          await expect(call(sys)).to.be.revertedWithCustomError(sys.batchToken, "BatchTokenPaused");
+        });
+      }
+
+      it("keeps regulator actions, product registration and governance recovery open while paused", async function () {
+        const sys = await loadFixture(pausedFixture);
+        await sys.batchToken.connect(sys.regulator).quarantine(sys.batchId, REASON);
+        await sys.batchToken.connect(sys.regulator).liftQuarantine(sys.batchId, REASON);
+        await sys.batchToken.connect(sys.foreignRegulator).safetyNotice(sys.batchId, REASON);
+        await sys.batchToken.connect(sys.regulator).recall(sys.ser.batchId, REASON);
+        expect(await status(sys, sys.ser.batchId)).to.equal(BatchStatus.Recalled);
+
+        await sys.batchToken.connect(sys.producer).registerProduct(BigInt(NEW_GTIN), codes(["DE"]), REASON);
+        await sys.batchToken.connect(sys.producer).updateProduct(BigInt(NEW_GTIN), codes(["FR"]), REASON);
+        await sys.batchToken.connect(sys.producer).setProductStatus(BigInt(NEW_GTIN), ProductStatus.Withdrawn, REASON);
+        await sys.batchToken.connect(sys.producer).setPrefixLicence(PREFIX_KEY, sys.producer2.address, true);
+        expect(await sys.batchToken.isLicensed(PREFIX_KEY, sys.producer2.address)).to.equal(true);
+
+        await governToken(sys, "recoverShipment", [sys.pending.shipmentId, sys.pending.shipment, sys.distributor.address, EVIDENCE]);
+        await governToken(sys, "recoverCustody", [sys.batchId, sys.pharmacy.address, sys.distributor2.address, 10n, [], PackState.Held, EVIDENCE]);
+        expect(await balance(sys, sys.distributor, sys.batchId)).to.equal(35n);
+        expect(await balance(sys, sys.distributor2, sys.batchId)).to.equal(10n);
+      });
+
+      it("lets custody go on once resumed", async function () {
+        const sys = await loadFixture(pausedFixture);
+        await governToken(sys, "setPaused", [false, REASON]);
+        await sys.batchToken.connect(sys.distributor).acceptShipment(sys.pending.shipmentId, sys.pending.shipment);
+        await deliver(sys, sys.distributor, sys.batchId, 1, sys.pharmacy);
+        await sys.batchToken.connect(sys.pharmacy).dispense(sys.ser.batchId, 0, sys.ser.serials[0], sys.ser.proofOf(0));
+        await sys.batchToken.connect(sys.pharmacy).writeOff(sys.batchId, 1, LossReason.Destroyed, EVIDENCE);
+        await mintQuantity(sys, { lot: "NEW" });
+        expect(await balance(sys, sys.pharmacy, sys.batchId)).to.equal(10n);
+        expect(await balance(sys, sys.pharmacy, sys.ser.batchId)).to.equal(4n);
+      });
+    });
+
+    describe("setUndoWindow", function () {
+      it("sets the window from 1 to 90 days", async function () {
+        const sys = await loadFixture(batchTokenFixture);
+        expect(await sys.batchToken.undoWindowDays()).to.equal(10n);
+        const one = await approvedTokenAction(sys, "setUndoWindow", [1]);
+        await expect(one()).to.emit(sys.batchToken, "UndoWindowChanged").withArgs(10, 1);
+        const ninety = await approvedTokenAction(sys, "setUndoWindow", [90]);
+        await expect(ninety()).to.emit(sys.batchToken, "UndoWindowChanged").withArgs(1, 90);
+        expect(await sys.batchToken.undoWindowDays()).to.equal(90n);
+      });
+
+      for (const days of [0, 91]) {
+        it(`refuses ${days} days (BatchTokenInvalidUndoWindow)`, async function () {
+          const sys = await loadFixture(batchTokenFixture);
+          const set = await approvedTokenAction(sys, "setUndoWindow", [days]);
+          await expect(set()).to.be.revertedWithCustomError(sys.batchToken, "BatchTokenInvalidUndoWindow").withArgs(days);
+          expect(await sys.batchToken.undoWindowDays()).to.equal(10n);
+        });
+      }
+    });
+
+    describe("recoverCustody of a batch without serials", function () {
+      async function revokedHolderFixture() {
+        const sys = await quantityFixture();
+        await revoke(sys, sys.distributor);
+        return sys;
+      }
+
+      it("moves what a revoked member held to a successor", async function () {
+        const sys = await loadFixture(revokedHolderFixture);
+        const recover = await approvedTokenAction(sys, "recoverCustody", [
+          sys.batchId,
+          sys.distributor.address,
+          sys.distributor2.address,
+          30n,
+          [],
+          PackState.None,
+          EVIDENCE,
+        ]);
+        await expect(recover())
+          .to.emit(sys.batchToken, "CustodyRecovered")
+          .withArgs(sys.batchId, sys.distributor.address, sys.distributor2.address, PackState.Held, [], 30n, EVIDENCE)
+          .and.to.emit(sys.batchToken, "TransferSingle")
+          .withArgs(await sys.consortium.getAddress(), sys.distributor.address, sys.distributor2.address, sys.batchId, 30n);
+        expect(await balance(sys, sys.distributor, sys.batchId)).to.equal(0n);
+        expect(await balance(sys, sys.distributor2, sys.batchId)).to.equal(30n);
+        // The successor holds them like any other stock.
+        await deliver(sys, sys.distributor2, sys.batchId, 30, sys.pharmacy);
+      });
+
+      it("moves part of a holding", async function () {
+        const sys = await loadFixture(revokedHolderFixture);
+        await governToken(sys, "recoverCustody", [sys.batchId, sys.distributor.address, sys.pharmacy.address, 12n, [], PackState.Held, EVIDENCE]);
+        expect(await balance(sys, sys.distributor, sys.batchId)).to.equal(18n);
+        expect(await balance(sys, sys.pharmacy, sys.batchId)).to.equal(22n);
+      });
+
+      for (const [name, state] of [
+        ["Destroyed", PackState.Destroyed],
+        ["Stolen", PackState.Stolen],
+      ] as const) {
+        it(`takes units out of circulation as ${name}`, async function () {
+          const sys = await loadFixture(revokedHolderFixture);
+          const recover = await approvedTokenAction(sys, "recoverCustody", [sys.batchId, sys.distributor.address, ethers.ZeroAddress, 30n, [], state, EVIDENCE]);
+          await expect(recover())
+            .to.emit(sys.batchToken, "CustodyRecovered")
+            .withArgs(sys.batchId, sys.distributor.address, ethers.ZeroAddress, state, [], 30n, EVIDENCE)
+            .and.to.emit(sys.batchToken, "TransferSingle")
+            .withArgs(await sys.consortium.getAddress(), sys.distributor.address, ethers.ZeroAddress, sys.batchId, 30n);
+          expect(await balance(sys, sys.distributor, sys.batchId)).to.equal(0n);
+        });
+      }
+
+      for (const [name, state] of [
+        ["Held", PackState.Held],
+        ["None", PackState.None],
+        ["Sample", PackState.Sample],
+        ["Dispensed", PackState.Dispensed],
+        ["Locked", PackState.Locked],
+      ] as const) {
+        it(`refuses ${name} as the state of units taken out of circulation (BatchTokenInvalidDecommission)`, async function () {
+          const sys = await loadFixture(revokedHolderFixture);
+          const recover = await approvedTokenAction(sys, "recoverCustody", [sys.batchId, sys.distributor.address, ethers.ZeroAddress, 30n, [], state, EVIDENCE]);
+          await expect(recover()).to.be.revertedWithCustomError(sys.batchToken, "BatchTokenInvalidDecommission").withArgs(state);
+        });
+      }
+
+      it("refuses a successor that cannot hold stock", async function () {
+        const sys = await loadFixture(revokedHolderFixture);
+        for (const [to, role] of [
+          [sys.auditor.address, Role.Auditor],
+          [sys.regulator.address, Role.Regulator],
+          [sys.distributor.address, Role.None],
+          [sys.outsider.address, Role.None],
+        ] as const) {
+          const recover = await approvedTokenAction(sys, "recoverCustody", [sys.batchId, sys.distributor.address, to, 30n, [], PackState.Held, EVIDENCE]);
+          await expect(recover()).to.be.revertedWithCustomError(sys.batchToken, "BatchTokenCannotHoldStock").withArgs(to, role);
+        }
+      });
+
+      it("refuses items, a zero quantity, more than held and an unknown batch", async function () {
+        const sys = await loadFixture(revokedHolderFixture);
+        const d = sys.distributor.address;
+        const d2 = sys.distributor2.address;
+        const withItems = await approvedTokenAction(sys, "recoverCustody", [sys.batchId, d, d2, 1n, [units(0)], PackState.Held, EVIDENCE]);
+        await expect(withItems()).to.be.revertedWithCustomError(sys.batchToken, "BatchTokenNotSerialised").withArgs(sys.batchId);
+        const zero = await approvedTokenAction(sys, "recoverCustody", [sys.batchId, d, d2, 0n, [], PackState.Held, EVIDENCE]);
+        await expect(zero()).to.be.revertedWithCustomError(sys.batchToken, "BatchTokenZeroQuantity");
+        const tooMany = await approvedTokenAction(sys, "recoverCustody", [sys.batchId, d, d2, 31n, [], PackState.Held, EVIDENCE]);
+        await expect(tooMany())
+          .to.be.revertedWithCustomError(sys.batchToken, "ERC1155InsufficientBalance")
+          .withArgs(d, 30n, 31n, sys.batchId);
+        const unknown = await approvedTokenAction(sys, "recoverCustody", [99n, d, d2, 1n, [], PackState.Held, EVIDENCE]);
+        await expect(unknown()).to.be.revertedWithCustomError(sys.batchToken, "BatchTokenUnknownBatch").withArgs(99n);
+      });
+
+      it("refuses items for units of a batch without serials taken out of circulation (BatchTokenNotSerialised)", async function () {
+        const sys = await loadFixture(revokedHolderFixture);
+        const recover = await approvedTokenAction(sys, "recoverCustody", [
+          sys.batchId,
+          sys.distributor.address,
+          ethers.ZeroAddress,
+          1n,
+          [units(0)],
+          PackState.Destroyed,
+          EVIDENCE,
+        ]);
+        await expect(recover()).to.be.revertedWithCustomError(sys.batchToken, "BatchTokenNotSerialised").withArgs(sys.batchId);
+      });
+    });
+
+    describe("only governance", function () {
+      const CALLS: [string, (s: Quantity) => unknown[]][] = [
+        ["setPaused", () => [true, REASON]],
+        ["setUndoWindow", () => [5]],
+        ["undoRecall", (s) => [s.batchId, REASON]],
+        ["recoverCustody", (s) => [s.batchId, s.distributor.address, s.distributor2.address, 1n, [], PackState.Held, EVIDENCE]],
+        [
+          "recoverShipment",
+          (s) => [1n, { batchId: s.batchId, sender: s.producer.address, receiver: s.distributor.address, quantity: 40n, kind: Kind.Forward, items: [] }, s.distributor2.address, EVIDENCE],
+        ],
+      ];
+
+      for (const [fn, args] of CALLS) {
+        it(`refuses ${fn} called directly, by a governor or a member (BatchTokenOnlyGovernance)`, async function () {
+          const sys = await loadFixture(quantityFixture);
+          for (const caller of [sys.governors[0], sys.producer, sys.regulator, sys.outsider]) {
+            await expect(sys.batchToken.connect(caller).getFunction(fn)(...args(sys)))
+              .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenOnlyGovernance")
+              .withArgs(caller.address);
+          }
+        });
+
+        it(`refuses ${fn} relayed through the forwarder: msg.sender is the forwarder, whoever the request names`, async function () {
+          const sys = await loadFixture(quantityFixture);
+          const forwarder = await sys.forwarder.getAddress();
+          const data = encode(sys.batchToken.interface, fn, args(sys));
+          const request = await signedRequest(sys.forwarder, sys.governors[0], sys.batchToken, data);
+          await expect(simulateForwardedCall(sys.forwarder, request))
+            .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenOnlyGovernance")
+            .withArgs(forwarder);
+          // Even a call the forwarder made "from" the Consortium (nobody can sign one) is not governance.
+          const asConsortium = { ...request, from: await sys.consortium.getAddress() };
+          await expect(simulateForwardedCall(sys.forwarder, asConsortium))
+            .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenOnlyGovernance")
+            .withArgs(forwarder);
+          await expect(sys.forwarder.connect(sys.relayer).execute(request)).to.be.revertedWithCustomError(sys.forwarder, "FailedCall");
+          expect(await sys.batchToken.paused()).to.equal(false);
+          expect(await sys.batchToken.undoWindowDays()).to.equal(10n);
+        });
+      }
+    });
+  });
+
+  // ─── verifyUnit: batch- and product-level verdicts ───────────────────────────────────────────
+
+  describe("verifyUnit (batch and product verdicts)", function () {
+    /** A serialised batch of 100 packs expiring in 30 days: 0–19 at the distributor, 0–4 of them on to the pharmacy. */
+    async function verifyFixture() {
+      const sys = await batchTokenFixture();
+      const minted = await mintBatch(sys, { lot: "LOT-V1", expiryInDays: 30 });
+      await deliver(sys, sys.producer, minted.batchId, [units(0, 20)], sys.distributor);
+      await deliver(sys, sys.distributor, minted.batchId, [units(0, 5)], sys.pharmacy);
+      return { ...sys, ...minted };
+    }
+    type Verify = Awaited<ReturnType<typeof verifyFixture>>;
+
+    function verify(
+      sys: Verify,
+      index: number,
+      o: { gtin?: bigint; lot?: string; serial?: string; expiryDay?: number; unitIndex?: number; proof?: string[] } = {},
+    ) {
+      return sys.batchToken.verifyUnit(
+        o.gtin ?? sys.input.gtin,
+        o.lot ?? sys.input.lot,
+        o.serial ?? sys.serials[index],
+        o.expiryDay ?? sys.input.expiryDay,
+        o.unitIndex ?? index,
+        o.proof ?? sys.proofOf(index),
+      );
+    }
+
+    it("says Genuine for a pack of an active, unexpired batch, wherever it is held", async function () {
+      const sys = await loadFixture(verifyFixture);
+      for (const index of [0, 10, 50, 99]) expect(await verify(sys, index)).to.equal(Verdict.Genuine);
+    });
+
+    it("says UnknownBatch for an unknown GTIN or lot (lots are case-sensitive)", async function () {
+      const sys = await loadFixture(verifyFixture);
+      expect(await verify(sys, 5, { gtin: BigInt(GTIN2) })).to.equal(Verdict.UnknownBatch);
+      expect(await verify(sys, 5, { lot: "LOT-V2" })).to.equal(Verdict.UnknownBatch);
+      expect(await verify(sys, 5, { lot: "lot-v1" })).to.equal(Verdict.UnknownBatch);
+    });
+
+    it("says NotInBatch for a wrong serial, another pack's proof, a wrong index or an empty proof", async function () {
+      const sys = await loadFixture(verifyFixture);
+      expect(await verify(sys, 5, { serial: "LOT-V1-000500" })).to.equal(Verdict.NotInBatch);
+      expect(await verify(sys, 5, { proof: sys.proofOf(6) })).to.equal(Verdict.NotInBatch);
+      expect(await verify(sys, 5, { unitIndex: 6 })).to.equal(Verdict.NotInBatch);
+      expect(await verify(sys, 5, { proof: [] })).to.equal(Verdict.NotInBatch);
+    });
+
+    it("says NotInBatch for any pack of a batch without serials", async function () {
+      const sys = await loadFixture(verifyFixture);
+      const plain = await mintBatch(sys, { lot: "PLAIN", serialised: false, units: 4 });
+      expect(await sys.batchToken.verifyUnit(BigInt(GTIN), "PLAIN", plain.serials[0], plain.input.expiryDay, 0, plain.proofOf(0))).to.equal(
+        Verdict.NotInBatch,
+      );
+      expect(await sys.batchToken.verifyUnit(BigInt(GTIN), "PLAIN", "", plain.input.expiryDay, 0, [])).to.equal(Verdict.NotInBatch);
+    });
+
+    it("says NotInBatch for an index at or past the serial count, even with a valid proof of a tree with extra leaves", async function () {
+      const sys = await loadFixture(verifyFixture);
+      // The producer committed a tree of 11 leaves but declared 10 packs: leaf 10 is proven, but is no pack.
+      const extra = serialTree(11, "XTRA-");
+      const { input } = batchInput(sys.today, { lot: "XTRA", units: 10 });
+      await sys.batchToken.connect(sys.producer).mintBatch({ ...input, serialsRoot: extra.root });
+      const check = (i: number) => sys.batchToken.verifyUnit(BigInt(GTIN), "XTRA", extra.serials[i], input.expiryDay, i, extra.proofOf(i));
+      expect(await check(9)).to.equal(Verdict.Genuine);
+      expect(await check(10)).to.equal(Verdict.NotInBatch);
+    });
+
+    it("says ExpiryMismatch when the printed expiry differs from the batch's", async function () {
+      const sys = await loadFixture(verifyFixture);
+      expect(await verify(sys, 5, { expiryDay: sys.input.expiryDay + 1 })).to.equal(Verdict.ExpiryMismatch);
+      expect(await verify(sys, 5, { expiryDay: sys.input.expiryDay - 1 })).to.equal(Verdict.ExpiryMismatch);
+    });
+
+    it("says Withdrawn while the product is withdrawn, and Genuine once it is back", async function () {
+      const sys = await loadFixture(verifyFixture);
+      await sys.batchToken.connect(sys.producer).setProductStatus(BigInt(GTIN), ProductStatus.Withdrawn, REASON);
+      expect(await verify(sys, 5)).to.equal(Verdict.Withdrawn);
+      await sys.batchToken.connect(sys.producer).setProductStatus(BigInt(GTIN), ProductStatus.Active, REASON);
+      expect(await verify(sys, 5)).to.equal(Verdict.Genuine);
+    });
+
+    it("says Recalled for a recalled batch", async function () {
+      const sys = await loadFixture(verifyFixture);
+      await sys.batchToken.connect(sys.regulator).recall(sys.batchId, REASON);
+      expect(await verify(sys, 50)).to.equal(Verdict.Recalled);
+    });
+
+    it("says Quarantined for a quarantined batch, and Genuine again after the lift", async function () {
+      const sys = await loadFixture(verifyFixture);
+      await sys.batchToken.connect(sys.foreignRegulator).quarantine(sys.batchId, REASON);
+      expect(await verify(sys, 50)).to.equal(Verdict.Quarantined);
+      await sys.batchToken.connect(sys.foreignRegulator).liftQuarantine(sys.batchId, REASON);
+      expect(await verify(sys, 50)).to.equal(Verdict.Genuine);
+    });
+
+    it("says Genuine through the expiry day and Expired the day after", async function () {
+      const sys = await loadFixture(verifyFixture);
+      await time.increaseTo((sys.input.expiryDay + 1) * DAY - 1);
+      expect(await verify(sys, 50)).to.equal(Verdict.Genuine);
+      await time.increaseTo((sys.input.expiryDay + 1) * DAY);
+      expect(await verify(sys, 50)).to.equal(Verdict.Expired);
+    });
+
+    describe("in the order the NatSpec gives", function () {
+      it("UnknownBatch before everything, NotInBatch before ExpiryMismatch, ExpiryMismatch before Withdrawn", async function () {
+        const sys = await loadFixture(verifyFixture);
+        await sys.batchToken.connect(sys.producer).setProductStatus(BigInt(GTIN), ProductStatus.Withdrawn, REASON);
+        const wrongExpiry = sys.input.expiryDay + 1;
+        expect(await verify(sys, 5, { expiryDay: wrongExpiry })).to.equal(Verdict.ExpiryMismatch);
+        expect(await verify(sys, 5, { serial: "FAKE", expiryDay: wrongExpiry })).to.equal(Verdict.NotInBatch);
+        expect(await verify(sys, 5, { lot: "NOPE", serial: "FAKE", expiryDay: wrongExpiry })).to.equal(Verdict.UnknownBatch);
+      });
+
+      it("Withdrawn before Recalled: a withdrawn product of a recalled batch says Withdrawn", async function () {
+        const sys = await loadFixture(verifyFixture);
+        await sys.batchToken.connect(sys.regulator).recall(sys.batchId, REASON);
+        await sys.batchToken.connect(sys.producer).setProductStatus(BigInt(GTIN), ProductStatus.Withdrawn, REASON);
+        expect(await verify(sys, 5)).to.equal(Verdict.Withdrawn);
+      });
+
+      it("Recalled before Quarantined", async function () {
+        const sys = await loadFixture(verifyFixture);
+        await sys.batchToken.connect(sys.regulator).quarantine(sys.batchId, REASON);
+        await sys.batchToken.connect(sys.foreignRegulator).recall(sys.batchId, REASON);
+        expect(await verify(sys, 5)).to.equal(Verdict.Recalled);
+      });
+
+      it("Quarantined before the pack's own state (dispensed, in transit) and before Expired", async function () {
+        const sys = await loadFixture(verifyFixture);
+        await sys.batchToken.connect(sys.pharmacy).dispense(sys.batchId, 0, sys.serials[0], sys.proofOf(0));
+        await ship(sys, sys.distributor, sys.batchId, [units(10)], sys.pharmacy2);
+        await sys.batchToken.connect(sys.regulator).quarantine(sys.batchId, REASON);
+        await after(sys.input.expiryDay);
+        for (const index of [0, 10, 50]) expect(await verify(sys, index)).to.equal(Verdict.Quarantined);
+        await sys.batchToken.connect(sys.regulator).liftQuarantine(sys.batchId, REASON);
+        expect(await verify(sys, 0)).to.equal(Verdict.Dispensed);
+        expect(await verify(sys, 10)).to.equal(Verdict.InTransit);
+        expect(await verify(sys, 50)).to.equal(Verdict.Expired);
+      });
+    });
+  });
+
+  // ─── Regressions of the security review ──────────────────────────────────────────────────────
+
+  describe("regressions", function () {
+    it("regression (issue 11): any producer can mint under any GTIN — producer2 can neither register nor mint the producer's GTIN, nor take its next lot first", async function () {
+      const sys = await loadFixture(batchTokenFixture);
+      // Claim a GTIN of the producer's prefix, and the producer's registered product.
+      await expect(sys.batchToken.connect(sys.producer2).registerProduct(BigInt(NEW_GTIN), codes(["FR"]), REASON))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenNotBrandOwner")
+        .withArgs(BigInt(NEW_GTIN), sys.producer2.address, sys.producer.address);
+      await expect(sys.batchToken.connect(sys.producer2).registerProduct(BigInt(GTIN), codes(["FR"]), REASON))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenProductExists")
+        .withArgs(BigInt(GTIN), sys.producer.address);
+      // Mint the producer's next lot before the producer does.
+      const { input } = batchInput(sys.today, { lot: "LOT-A2", units: 30 });
+      await expect(sys.batchToken.connect(sys.producer2).mintBatch(input))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenNotLicensed")
+        .withArgs(BigInt(GTIN), sys.producer2.address);
+      expect(await sys.batchToken.batchIdOf(BigInt(GTIN), "LOT-A2")).to.equal(0n);
+      // The real lot still mints, as the producer's.
+      await sys.batchToken.connect(sys.producer).mintBatch(input);
+      const id = await sys.batchToken.batchIdOf(BigInt(GTIN), "LOT-A2");
+      expect((await sys.batchToken.batch(id)).producer).to.equal(sys.producer.address);
+      expect(await balance(sys, sys.producer, id)).to.equal(30n);
+      expect((await sys.batchToken.product(BigInt(NEW_GTIN))).status).to.equal(ProductStatus.None);
+    });
+
+    it("regression (issue 12): regulator powers ignore jurisdiction — a French regulator cannot lift a German quarantine of a German-only batch, nor recall it", async function () {
+      const sys = await loadFixture(marketsFixture);
+      await sys.batchToken.connect(sys.regulator).quarantine(sys.deOnly, REASON);
+      await expect(sys.batchToken.connect(sys.foreignRegulator).liftQuarantine(sys.deOnly, REASON))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenJurisdictionNotMarket")
+        .withArgs(sys.deOnly, code("FR"));
+      expect(await status(sys, sys.deOnly)).to.equal(BatchStatus.Quarantined);
+      // Meanwhile the batch does not move forward.
+      await expect(shipQty(sys, sys.distributor, sys.deOnly, 1, sys.pharmacy.address))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenFlowNotAllowed")
+        .withArgs(Role.Distributor, Role.Pharmacy, BatchStatus.Quarantined);
+      // A regulator outside the batch's markets cannot recall it either.
+      await expect(sys.batchToken.connect(sys.foreignRegulator).recall(sys.deOnly, REASON))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenJurisdictionNotMarket")
+        .withArgs(sys.deOnly, code("FR"));
+      expect(await status(sys, sys.deOnly)).to.equal(BatchStatus.Quarantined);
+      // Where France is a market, it still cannot lift Germany's quarantine.
+      await sys.batchToken.connect(sys.regulator).quarantine(sys.deFr, REASON);
+      await expect(sys.batchToken.connect(sys.foreignRegulator).liftQuarantine(sys.deFr, REASON))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenQuarantineState")
+        .withArgs(sys.deFr, code("FR"), false);
+    });
+
+    it("regression (issue 12): forward turned into return — the sender made a Pharmacy in transit cannot have recalled units accepted", async function () {
+      const sys = await loadFixture(quantityFixture);
+      const { shipmentId, shipment } = await ship(sys, sys.distributor, sys.batchId, 5, sys.distributor2);
+      expect(shipment.kind).to.equal(BigInt(Kind.Forward));
+      await sys.batchToken.connect(sys.regulator).recall(sys.batchId, REASON);
+      // Pharmacy → Distributor is a return, which a recall allows: the attack of the review.
+      await changeRole(sys, sys.distributor, Role.Pharmacy);
+      await expect(sys.batchToken.connect(sys.distributor2).acceptShipment(shipmentId, shipment))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenShipmentKindChanged")
+        .withArgs(shipmentId, Kind.Forward);
+      expect(await balance(sys, sys.distributor2, sys.batchId)).to.equal(0n);
+      await sys.batchToken.connect(sys.distributor2).rejectShipment(shipmentId, shipment, RejectReason.SuspectProduct);
+      expect(await balance(sys, sys.distributor, sys.batchId)).to.equal(30n);
+    });
+
+    it("regression (issue 12): forward turned into return — the receiver made the batch's Producer again in transit cannot accept recalled units", async function () {
+      const sys = await loadFixture(quantityFixture);
+      // The batch's producer, made a Distributor, is sent units forward (Distributor → Distributor).
+      await changeRole(sys, sys.producer, Role.Distributor);
+      const { shipmentId, shipment } = await ship(sys, sys.distributor, sys.batchId, 5, sys.producer);
+      expect(shipment.kind).to.equal(BigInt(Kind.Forward));
+      await sys.batchToken.connect(sys.regulator).recall(sys.batchId, REASON);
+      // Back to Producer, it would now be the batch's producer receiving a return.
+      await changeRole(sys, sys.producer, Role.Producer);
+      await expect(sys.batchToken.connect(sys.producer).acceptShipment(shipmentId, shipment))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenShipmentKindChanged")
+        .withArgs(shipmentId, Kind.Forward);
+      expect(await balance(sys, sys.producer, sys.batchId)).to.equal(60n);
+    });
+
+    it("regression (issue 12): frozen custody — units rejected back to a revoked member are refused at rejection, and governance moves them to a successor", async function () {
+      const sys = await loadFixture(quantityFixture);
+      const { shipmentId, shipment } = await ship(sys, sys.distributor, sys.batchId, 30, sys.pharmacy);
+      await revoke(sys, sys.distributor);
+      await expect(sys.batchToken.connect(sys.pharmacy).rejectShipment(shipmentId, shipment, RejectReason.NotOrdered))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenCannotHoldStock")
+        .withArgs(sys.distributor.address, Role.None);
+      expect(await balance(sys, sys.distributor, sys.batchId)).to.equal(0n);
+      await governToken(sys, "recoverShipment", [shipmentId, shipment, sys.distributor2.address, EVIDENCE]);
+      expect(await balance(sys, sys.distributor2, sys.batchId)).to.equal(30n);
+      expect(await balance(sys, sys.distributor, sys.batchId)).to.equal(0n);
+      // The successor's stock moves on.
+      await deliver(sys, sys.distributor2, sys.batchId, 30, sys.pharmacy);
+      expect(await balance(sys, sys.pharmacy, sys.batchId)).to.equal(40n);
+    });
+
+    it("regression (issue 12): frozen custody — units held by a revoked member are moved by recoverCustody", async function () {
+      const sys = await loadFixture(quantityFixture);
+      await revoke(sys, sys.distributor);
+      await expect(shipQty(sys, sys.distributor, sys.batchId, 30, sys.pharmacy.address))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenUnauthorizedMember")
+        .withArgs(sys.distributor.address, Role.None);
+      await governToken(sys, "recoverCustody", [sys.batchId, sys.distributor.address, sys.distributor2.address, 25n, [], PackState.Held, EVIDENCE]);
+      await governToken(sys, "recoverCustody", [sys.batchId, sys.distributor.address, ethers.ZeroAddress, 5n, [], PackState.Destroyed, EVIDENCE]);
+      expect(await balance(sys, sys.distributor, sys.batchId)).to.equal(0n);
+      expect(await balance(sys, sys.distributor2, sys.batchId)).to.equal(25n);
+      await deliver(sys, sys.distributor2, sys.batchId, 25, sys.pharmacy);
+    });
+
+    it("regression (issue 12): frozen custody — no path credits units to a member that cannot hold stock", async function () {
+      const sys = await loadFixture(quantityFixture);
+      const inbound = await ship(sys, sys.producer, sys.batchId, 10, sys.distributor);
+      const outbound = await ship(sys, sys.distributor, sys.batchId, 10, sys.pharmacy);
+      await revoke(sys, sys.distributor);
+      const revoked = sys.distributor.address;
+      // Shipping to it, accepting as it, rejecting or cancelling back to it.
+      await expect(shipQty(sys, sys.producer, sys.batchId, 1, revoked))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenUnauthorizedMember")
+        .withArgs(revoked, Role.None);
+      await expect(sys.batchToken.connect(sys.distributor).acceptShipment(inbound.shipmentId, inbound.shipment))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenUnauthorizedMember")
+        .withArgs(revoked, Role.None);
+      await expect(sys.batchToken.connect(sys.pharmacy).rejectShipment(outbound.shipmentId, outbound.shipment, RejectReason.Damaged))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenCannotHoldStock")
+        .withArgs(revoked, Role.None);
+      await expect(sys.batchToken.connect(sys.distributor).cancelShipment(outbound.shipmentId, outbound.shipment))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenCannotHoldStock")
+        .withArgs(revoked, Role.None);
+      // Governance cannot credit it either.
+      const toRevoked = await approvedTokenAction(sys, "recoverShipment", [inbound.shipmentId, inbound.shipment, revoked, EVIDENCE]);
+      await expect(toRevoked()).to.be.revertedWithCustomError(sys.batchToken, "BatchTokenCannotHoldStock").withArgs(revoked, Role.None);
+      const custodyToRevoked = await approvedTokenAction(sys, "recoverCustody", [sys.batchId, sys.pharmacy.address, revoked, 1n, [], PackState.Held, EVIDENCE]);
+      await expect(custodyToRevoked()).to.be.revertedWithCustomError(sys.batchToken, "BatchTokenCannotHoldStock").withArgs(revoked, Role.None);
+      expect(await balance(sys, revoked, sys.batchId)).to.equal(20n);
+      // The producer takes its inbound shipment back; the outbound one goes where governance says.
+      await sys.batchToken.connect(sys.producer).cancelShipment(inbound.shipmentId, inbound.shipment);
+      await governToken(sys, "recoverShipment", [outbound.shipmentId, outbound.shipment, sys.pharmacy.address, EVIDENCE]);
+      expect(await balance(sys, sys.producer, sys.batchId)).to.equal(60n);
+      expect(await balance(sys, sys.pharmacy, sys.batchId)).to.equal(20n);
+    });
+
+    it("regression (issue 12): no key rotation — the new key ships the account's stock and accepts its pending shipments; the old key cannot; balances stay on the account", async function () {
+      const sys = await loadFixture(quantityFixture);
+      const newKey = await spareSigner();
+      const account = sys.distributor.address;
+      const inbound = await ship(sys, sys.producer, sys.batchId, 10, sys.distributor);
+      const outbound = await ship(sys, sys.distributor, sys.batchId, 5, sys.pharmacy);
+      await rotateKey(sys, sys.distributor, newKey);
+
+      // The old key acts for nobody.
+      await expect(shipQty(sys, sys.distributor, sys.batchId, 1, sys.pharmacy.address))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenUnauthorizedMember")
+        .withArgs(ethers.ZeroAddress, Role.None);
+      await expect(sys.batchToken.connect(sys.distributor).acceptShipment(inbound.shipmentId, inbound.shipment))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenNotShipmentReceiver")
+        .withArgs(inbound.shipmentId, ethers.ZeroAddress);
+      await expect(sys.batchToken.connect(sys.distributor).cancelShipment(outbound.shipmentId, outbound.shipment))
+        .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenNotShipmentSender")
+        .withArgs(outbound.shipmentId, ethers.ZeroAddress);
+
+      // The new key accepts and cancels the account's pending shipments, into the account.
+      await expect(sys.batchToken.connect(newKey).acceptShipment(inbound.shipmentId, inbound.shipment))
+        .to.emit(sys.batchToken, "ShipmentAccepted")
+        .withArgs(sys.batchId, sys.producer.address, account, inbound.shipmentId, 10n)
+        .and.to.emit(sys.batchToken, "TransferSingle")
+        .withArgs(newKey.address, ethers.ZeroAddress, account, sys.batchId, 10n);
+      await expect(sys.batchToken.connect(newKey).cancelShipment(outbound.shipmentId, outbound.shipment))
+        .to.emit(sys.batchToken, "ShipmentCancelled")
+        .withArgs(sys.batchId, account, sys.pharmacy.address, outbound.shipmentId, 5n);
+      expect(await balance(sys, account, sys.batchId)).to.equal(40n);
+
+      // It ships the account's stock, directly and relayed.
+      const shipmentId = (await sys.batchToken.shipmentCount()) + 1n;
+      await expect(shipQty(sys, newKey, sys.batchId, 7, sys.pharmacy.address))
+        .to.emit(sys.batchToken, "ShipmentCreated")
+        .withArgs(sys.batchId, account, sys.pharmacy.address, shipmentId, 7n, Kind.Forward, REF, [])
+        .and.to.emit(sys.batchToken, "TransferSingle")
+        .withArgs(newKey.address, account, ethers.ZeroAddress, sys.batchId, 7n);
+      const data = sys.batchToken.interface.encodeFunctionData("ship", [sys.batchId, sys.pharmacy.address, 3n, [], REF]);
+      const request = await signedRequest(sys.forwarder, newKey, sys.batchToken, data);
+      await expect(sys.forwarder.connect(sys.relayer).execute(request))
+        .to.emit(sys.batchToken, "ShipmentCreated")
+        .withArgs(sys.batchId, account, sys.pharmacy.address, shipmentId + 1n, 3n, Kind.Forward, REF, []);
+
+      expect(await balance(sys, account, sys.batchId)).to.equal(30n);
+      expect(await balance(sys, newKey, sys.batchId)).to.equal(0n);
     });
   });
 });
