@@ -345,6 +345,19 @@ describe("BatchToken", function () {
         expect((await sys.batchToken.product(BigInt(GTIN))).status).to.equal(ProductStatus.Active);
       });
 
+      it("stops dispensing a withdrawn product's packs", async function () {
+        const sys = await loadFixture(batchTokenFixture);
+        const { batchId, serials, proofOf } = await mintBatch(sys, { lot: "WD", units: 10 });
+        await deliver(sys, sys.producer, batchId, [units(0, 10)], sys.distributor);
+        await deliver(sys, sys.distributor, batchId, [units(0, 2)], sys.pharmacy);
+        await sys.batchToken.connect(sys.producer).setProductStatus(BigInt(GTIN), ProductStatus.Withdrawn, REASON);
+        await expect(sys.batchToken.connect(sys.pharmacy).dispense(batchId, 0, serials[0], proofOf(0)))
+          .to.be.revertedWithCustomError(sys.batchToken, "BatchTokenProductWithdrawn")
+          .withArgs(BigInt(GTIN));
+        await sys.batchToken.connect(sys.producer).setProductStatus(BigInt(GTIN), ProductStatus.Active, REASON);
+        await sys.batchToken.connect(sys.pharmacy).dispense(batchId, 0, serials[0], proofOf(0));
+      });
+
       it("refuses the status the product already has", async function () {
         const sys = await loadFixture(batchTokenFixture);
         await expect(sys.batchToken.connect(sys.producer).setProductStatus(BigInt(GTIN), ProductStatus.Active, REASON))
@@ -2057,6 +2070,64 @@ describe("BatchToken", function () {
       });
     });
 
+    describe("recoverCustody of a serialised batch", function () {
+      /** 30 packs; 0–19 at the distributor, which locked 5–6 for an investigation and was then revoked. */
+      async function revokedPacksFixture() {
+        const sys = await batchTokenFixture();
+        const minted = await mintBatch(sys, { lot: "SER-R", units: 30 });
+        await deliver(sys, sys.producer, minted.batchId, [units(0, 20)], sys.distributor);
+        await sys.batchToken.connect(sys.distributor).lock(minted.batchId, [units(5, 2)], REASON);
+        await revoke(sys, sys.distributor);
+        return { ...sys, ...minted };
+      }
+
+      it("moves the packs a revoked member held, locked ones included, to a successor", async function () {
+        const sys = await loadFixture(revokedPacksFixture);
+        const recover = await approvedTokenAction(sys, "recoverCustody", [
+          sys.batchId,
+          sys.distributor.address,
+          sys.distributor2.address,
+          20n,
+          [units(0, 20)],
+          PackState.Held,
+          EVIDENCE,
+        ]);
+        await expect(recover())
+          .to.emit(sys.batchToken, "CustodyRecovered")
+          .withArgs(sys.batchId, sys.distributor.address, sys.distributor2.address, PackState.Held, [[0, 0, 20]], 20n, EVIDENCE);
+        expect(await sys.batchToken.holdsUnits(sys.batchId, sys.distributor2.address, [units(0, 20)])).to.equal(true);
+        expect(await balance(sys, sys.distributor2, sys.batchId)).to.equal(20n);
+        expect(await balance(sys, sys.distributor, sys.batchId)).to.equal(0n);
+        await deliver(sys, sys.distributor2, sys.batchId, [units(5, 2)], sys.pharmacy);
+      });
+
+      it("takes them out of circulation as Destroyed", async function () {
+        const sys = await loadFixture(revokedPacksFixture);
+        await governToken(sys, "recoverCustody", [sys.batchId, sys.distributor.address, ethers.ZeroAddress, 20n, [units(0, 20)], PackState.Destroyed, EVIDENCE]);
+        for (const index of [0, 5, 19]) {
+          expect((await sys.batchToken.packState(sys.batchId, 0, index)).state).to.equal(BigInt(PackState.Destroyed));
+          expect(await sys.batchToken.verifyUnit(BigInt(GTIN), "SER-R", sys.serials[index], sys.input.expiryDay, index, sys.proofOf(index))).to.equal(
+            Verdict.Destroyed,
+          );
+        }
+        expect(await balance(sys, sys.distributor, sys.batchId)).to.equal(0n);
+      });
+
+      it("refuses a quantity other than the items', and no items", async function () {
+        const sys = await loadFixture(revokedPacksFixture);
+        const d = sys.distributor.address;
+        const d2 = sys.distributor2.address;
+        const mismatch = await approvedTokenAction(sys, "recoverCustody", [sys.batchId, d, d2, 19n, [units(0, 20)], PackState.Held, EVIDENCE]);
+        await expect(mismatch()).to.be.revertedWithCustomError(sys.batchToken, "BatchTokenQuantityMismatch").withArgs(19n, 20n);
+        const noItems = await approvedTokenAction(sys, "recoverCustody", [sys.batchId, d, d2, 20n, [], PackState.Held, EVIDENCE]);
+        await expect(noItems()).to.be.revertedWithCustomError(sys.batchToken, "BatchTokenQuantityMismatch").withArgs(20n, 0n);
+        const noItemsOut = await approvedTokenAction(sys, "recoverCustody", [sys.batchId, d, ethers.ZeroAddress, 20n, [], PackState.Destroyed, EVIDENCE]);
+        await expect(noItemsOut()).to.be.revertedWithCustomError(sys.batchToken, "BatchTokenItemsRequired").withArgs(sys.batchId);
+        const mismatchOut = await approvedTokenAction(sys, "recoverCustody", [sys.batchId, d, ethers.ZeroAddress, 21n, [units(0, 20)], PackState.Stolen, EVIDENCE]);
+        await expect(mismatchOut()).to.be.revertedWithCustomError(sys.batchToken, "BatchTokenQuantityMismatch").withArgs(21n, 20n);
+      });
+    });
+
     describe("only governance", function () {
       const CALLS: [string, (s: Quantity) => unknown[]][] = [
         ["setPaused", () => [true, REASON]],
@@ -2228,15 +2299,20 @@ describe("BatchToken", function () {
         expect(await verify(sys, 5)).to.equal(Verdict.Recalled);
       });
 
-      it("Quarantined before the pack's own state (dispensed, in transit) and before Expired", async function () {
+      it("Quarantined before the pack's own state (dispensed, destroyed, locked, in transit), and that before Expired", async function () {
         const sys = await loadFixture(verifyFixture);
         await sys.batchToken.connect(sys.pharmacy).dispense(sys.batchId, 0, sys.serials[0], sys.proofOf(0));
+        await sys.batchToken.connect(sys.pharmacy).decommission(sys.batchId, [units(1)], PackState.Destroyed, EVIDENCE);
+        await sys.batchToken.connect(sys.pharmacy).lock(sys.batchId, [units(2)], REASON);
         await ship(sys, sys.distributor, sys.batchId, [units(10)], sys.pharmacy2);
         await sys.batchToken.connect(sys.regulator).quarantine(sys.batchId, REASON);
         await after(sys.input.expiryDay);
-        for (const index of [0, 10, 50]) expect(await verify(sys, index)).to.equal(Verdict.Quarantined);
+        for (const index of [0, 1, 2, 10, 50]) expect(await verify(sys, index)).to.equal(Verdict.Quarantined);
         await sys.batchToken.connect(sys.regulator).liftQuarantine(sys.batchId, REASON);
+        // The pack's own state, then expiry.
         expect(await verify(sys, 0)).to.equal(Verdict.Dispensed);
+        expect(await verify(sys, 1)).to.equal(Verdict.Destroyed);
+        expect(await verify(sys, 2)).to.equal(Verdict.Locked);
         expect(await verify(sys, 10)).to.equal(Verdict.InTransit);
         expect(await verify(sys, 50)).to.equal(Verdict.Expired);
       });
