@@ -39,6 +39,7 @@ const NEW_GLN = gln(950600013499);
 const FIXTURE_MEMBERS = 9n;
 const FIXTURE_PROPOSALS = 9n;
 const FAR_FUTURE = 4_000_000_000n;
+const LATER = HOUR;
 
 /** The ABI-encoded governance actions, built from the Consortium's own interface. */
 const I = Consortium__factory.createInterface();
@@ -135,7 +136,10 @@ async function run(gov: Gov, action: string, target?: string) {
   return gov.consortium.connect(gov.governors[0]).execute(id);
 }
 
-/** Executes `action` in a block mined at exactly `timestamp`. */
+/**
+ * Executes `action` in a block mined at exactly `timestamp` (at least LATER ahead of the latest block when
+ * the action was built: proposing and approving take blocks whose timestamps follow the wall clock, slower under coverage).
+ */
 async function runAt(gov: Gov, action: string, timestamp: bigint) {
   const id = await proposeApproved(gov, action);
   await time.setNextBlockTimestamp(timestamp);
@@ -1073,11 +1077,11 @@ describe("Consortium", function () {
     it("refuses a licence expiry in the past or at the current second", async function () {
       const sys = await loadFixture(systemFixture);
       const past = (await now()) - 1n;
-      const t1 = (await now()) + 100n;
+      const t1 = (await now()) + LATER;
       await expect(runAt(sys, act.admit(await admission(sys, { licenceExpiry: past })), t1))
         .to.be.revertedWithCustomError(sys.consortium, "ConsortiumLicenceExpiryInPast")
         .withArgs(past, t1);
-      const t2 = t1 + 100n;
+      const t2 = t1 + LATER;
       await expect(runAt(sys, act.admit(await admission(sys, { licenceExpiry: t2 })), t2))
         .to.be.revertedWithCustomError(sys.consortium, "ConsortiumLicenceExpiryInPast")
         .withArgs(t2, t2);
@@ -1085,7 +1089,7 @@ describe("Consortium", function () {
 
     it("accepts a licence expiring one second after admission", async function () {
       const sys = await loadFixture(systemFixture);
-      const t = (await now()) + 100n;
+      const t = (await now()) + LATER;
       await expect(runAt(sys, act.admit(await admission(sys, { licenceExpiry: t + 1n })), t)).to.emit(sys.consortium, "MemberAdmitted");
       expect(await sys.consortium.isActiveMember(sys.outsider.address)).to.equal(true);
       await time.increase(1);
@@ -1348,7 +1352,7 @@ describe("Consortium", function () {
 
     it("refuses an expiry that is not in the future", async function () {
       const sys = await loadFixture(systemFixture);
-      const t = (await now()) + 100n;
+      const t = (await now()) + LATER;
       await expect(runAt(sys, act.renew(sys.pharmacy.address, NEW_LICENCE, t), t))
         .to.be.revertedWithCustomError(sys.consortium, "ConsortiumLicenceExpiryInPast")
         .withArgs(t, t);
