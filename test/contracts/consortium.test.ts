@@ -1428,6 +1428,30 @@ describe("Consortium", function () {
       expect(await actorOf(c, key3.address)).to.deep.equal({ account: producer.address, role: Role.Producer, index: 1 });
     });
 
+    it("retires a rotated-out key for good: no member gets it back as a key or as an account", async function () {
+      const sys = await loadFixture(rotatedFixture);
+      const { consortium: c, producer, pharmacy, key1, key3 } = sys;
+      await run(sys, act.rotateKey(producer.address, key3.address)); // key1 is rotated out
+      await expect(run(sys, act.rotateKey(pharmacy.address, key1.address)))
+        .to.be.revertedWithCustomError(c, "ConsortiumKeyInUse")
+        .withArgs(key1.address);
+      await expect(run(sys, act.rotateKey(producer.address, key1.address)))
+        .to.be.revertedWithCustomError(c, "ConsortiumKeyInUse")
+        .withArgs(key1.address);
+      const admission = {
+        account: key1.address,
+        role: Role.Pharmacy,
+        gln: NEW_GLN,
+        jurisdiction: DE,
+        licenceHash: LICENCE_HASH,
+        licenceExpiry: (await now()) + BigInt(ONE_YEAR),
+        prefixes: [],
+      };
+      await expect(run(sys, act.admit(admission)))
+        .to.be.revertedWithCustomError(c, "ConsortiumKeyInUse")
+        .withArgs(key1.address);
+    });
+
     it("refuses the account's own address after a rotation: the leaked address never signs again", async function () {
       const sys = await loadFixture(rotatedFixture);
       const { consortium: c, producer } = sys;
@@ -1820,6 +1844,17 @@ describe("Consortium", function () {
         .to.be.revertedWithCustomError(c, "ConsortiumGovernorExists")
         .withArgs(governors[1].address);
       expect(await c.isGovernor(governors[2].address)).to.equal(true);
+    });
+
+    it("refuses to replace a governor by itself, which would only discard its pending approvals", async function () {
+      const sys = await loadFixture(pendingProposalFixture);
+      const { consortium: c, governors, id } = sys;
+      const [g1, g2, g3] = governors;
+      await c.connect(g2).approve(id);
+      await expect(run({ consortium: c, governors: [g1, g3] }, act.replaceGovernor(g2.address, g2.address)))
+        .to.be.revertedWithCustomError(c, "ConsortiumGovernorExists")
+        .withArgs(g2.address);
+      expect(await c.hasApproved(id, g2.address)).to.equal(true);
     });
   });
 
