@@ -1081,6 +1081,47 @@ export function ledgerActionsOf(e: LedgerEvent, ctx: EpcisContext): LedgerAction
   return buildAll([e], ctx, {}).map((x) => x.row.ledgerAction);
 }
 
+const BY_NAME: Partial<Record<LedgerEventName, LedgerAction>> = {
+  BatchMinted: 'commission',
+  BatchPacked: 'pack',
+  ContainerUnpacked: 'unpack',
+  ShipmentCreated: 'ship',
+  ShipmentAccepted: 'receive',
+  ShipmentRejected: 'reject',
+  ShipmentCancelled: 'cancel',
+  ShipmentRecovered: 'recoverShipment',
+  BatchQuarantined: 'quarantine',
+  BatchQuarantineLifted: 'liftQuarantine',
+  BatchRecalled: 'recall',
+  RecallUndone: 'undoRecall',
+  SafetyNoticeIssued: 'safetyNotice',
+  UnitDispensed: 'dispense',
+  DispenseUndone: 'undoDispense',
+  DecommissionReverted: 'revertDecommission',
+  PacksLocked: 'lock',
+  PacksUnlocked: 'unlock',
+};
+
+/**
+ * The mapping row of a ledger event without building its EPCIS form (no context needed), or null
+ * for an event that is not an EPCIS event. An accept is 'receive' unless `ctx.shipmentOf` says the
+ * shipment is a return. Never throws for a known event name.
+ */
+export function ledgerActionOf(e: LedgerEvent, ctx?: Pick<EpcisContext, 'shipmentOf'>): LedgerAction | null {
+  if (NOT_EPCIS_EVENTS.has(e.name)) return null;
+  if (e.name === 'ShipmentAccepted') {
+    const kind = ctx?.shipmentOf?.(String(e.args.shipmentId))?.kind;
+    return kind !== undefined && isReturnKind(kind) ? 'receiveReturn' : 'receive';
+  }
+  if (e.name === 'PacksDecommissioned' || e.name === 'CustodyRecovered') {
+    if (e.name === 'CustodyRecovered' && !ZERO_ADDRESS.test(String(e.args.to))) return 'recoverCustody';
+    const state = PACK_STATE_NAMES[Number(e.args.state)];
+    return ({ Destroyed: 'destroy', Stolen: 'stolen', Sample: 'sample', FreeSample: 'freeSample', Exported: 'exported' } as Record<string, LedgerAction>)[state ?? ''] ?? null;
+  }
+  if (e.name === 'UnitsWrittenOff') return Number(e.args.reason) === 1 ? 'stolen' : 'destroy';
+  return BY_NAME[e.name] ?? null;
+}
+
 function buildAll(input: readonly LedgerEvent[], ctx: EpcisContext, options: EpcisOptions): Built[] {
   const ns = options.ledgerNamespace ?? DEFAULT_LEDGER_NAMESPACE;
   const mapper = new Mapper(completed(ctx, input), ns);

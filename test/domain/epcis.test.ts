@@ -9,6 +9,7 @@ import {
   NOT_EPCIS_EVENTS,
   contextFromEvents,
   eventHash,
+  ledgerActionOf,
   ledgerActionsOf,
   toCsv,
   toEpcisDocument,
@@ -283,6 +284,13 @@ describe('epcis: ledger events of the package-level model → EPCIS 2.0', () => 
       expect(row('CustodyRecovered', (e) => e['ledger:to'] === undefined)).to.deep.equal(['DELETE', 'destroying', 'destroyed']);
       expect(row('ShipmentRecovered')).to.deep.equal(['OBSERVE', 'receiving', 'returned']);
       expect(row('ShipmentAccepted', (e) => e['ledger:shipmentKind'] === 'Return')).to.deep.equal(['OBSERVE', 'receiving', 'returned']);
+    });
+
+    it('ledgerActionOf names the row of every event without building it (null for non-EPCIS events)', () => {
+      for (const e of EVENTS) {
+        const built = [...new Set(ledgerActionsOf(e, ctx))];
+        expect(ledgerActionOf(e, ctx), `${e.name} #${e.blockNumber}`).to.equal(built.length === 0 ? null : built[0]);
+      }
     });
 
     it('register events and batch markets are not EPCIS events', () => {
