@@ -1416,7 +1416,7 @@ describe("Pack custody", function () {
       await expect(lockTx(ctx, producer, q, [units(0)])).to.be.revertedWithCustomError(batchToken, "BatchTokenNotSerialised").withArgs(q.batchId);
     });
 
-    it("lets governance recovery move what a holder locked with the rest, and never a final state", async function () {
+    it("lets governance recovery move what a holder locked with the rest, never a final state nor another member's lock", async function () {
       const ctx = await loadFixture(packsFixture);
       const { batchToken, consortium, governors, a, producer, distributor, distributor2, index } = ctx;
       await deliver(ctx, producer, a.batchId, [units(0, 10), cases(1)], distributor);
@@ -1437,6 +1437,13 @@ describe("Pack custody", function () {
       await expect(consortium.connect(governors[0]).execute(id))
         .to.be.revertedWithCustomError(batchToken, "BatchTokenNotHolder")
         .withArgs(distributor.address, K.Units, 9, PackState.Destroyed, index.distributor);
+
+      // Nor a pack another member locked.
+      await (await lockTx(ctx, distributor2, a, [units(8)])).wait();
+      const other = await proposeToToken(ctx, recover(distributor, distributor2.address, 1, [units(8)], PackState.Held));
+      await expect(consortium.connect(governors[0]).execute(other))
+        .to.be.revertedWithCustomError(batchToken, "BatchTokenNotHolder")
+        .withArgs(distributor.address, K.Units, 8, PackState.Locked, index.distributor2);
 
       // Into a final state, locked packs included.
       await (await lockTx(ctx, distributor2, a, [units(0, 4)])).wait();
