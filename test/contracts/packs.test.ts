@@ -6,8 +6,11 @@ import type { ContractTransactionResponse } from "ethers";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { unitRange } from "../../api/domain/packing";
 import {
+  BatchStatus,
   ITEM_KIND,
   PackState,
+  ProductStatus,
+  Role,
   SERIAL_TREE_TYPES,
   Verdict,
   batchInput,
@@ -32,7 +35,8 @@ import {
  * of cases, closing shipments, dispensing and its undo, decommissioning and its revert, locks,
  * the pack-level verdicts of verifyUnit, and the regressions of the security review's issue 11.
  * After every scenario, a checker reads every pack of the batch and proves that each has exactly
- * one holder, pending shipment or final/revertible state, and that balances add up.
+ * one holder, pending shipment or final/revertible state, and that balances add up (it stands
+ * down under solidity-coverage, where its reads are too slow).
  */
 
 const DAY = 86_400;
@@ -40,10 +44,7 @@ const REF = ethers.id("despatch-advice");
 const REASON = ethers.id("investigation-123");
 const EVIDENCE = ethers.id("destruction-certificate");
 const K = ITEM_KIND;
-const Role = { None: 0, Producer: 1, Distributor: 2, Pharmacy: 3, Regulator: 4 } as const;
 const RejectReason = { Damaged: 1 } as const;
-const ProductStatus = { Active: 1, Withdrawn: 2 } as const;
-const BatchStatus = { Quarantined: 2, Recalled: 3 } as const;
 const STATE_NAMES = Object.fromEntries(Object.entries(PackState).map(([name, value]) => [value, name])) as Record<number, string>;
 const FINAL_OR_REVERTIBLE: number[] = [
   PackState.Dispensed,
@@ -1368,7 +1369,7 @@ describe("Pack custody", function () {
         .withArgs(distributor.address, Role.Distributor);
       await expect(unlockTx(ctx, auditor, a, producer, [units(5)]))
         .to.be.revertedWithCustomError(batchToken, "BatchTokenUnauthorizedMember")
-        .withArgs(auditor.address, 5);
+        .withArgs(auditor.address, Role.Auditor);
       // A key that is no member's acts as the zero account.
       await expect(unlockTx(ctx, outsider, a, producer, [units(5)]))
         .to.be.revertedWithCustomError(batchToken, "BatchTokenUnauthorizedMember")
