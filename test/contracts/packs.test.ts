@@ -431,8 +431,8 @@ describe("Pack custody", function () {
       const { batchToken, a, producer, distributor } = ctx;
       const q = await mint(ctx, { lot: "PACKS-Q", units: 50, serialised: false });
       await expect(shipTx(ctx, producer, q, [units(0)], distributor, 1))
-        .to.be.revertedWithCustomError(batchToken, "BatchTokenInvalidItem")
-        .withArgs(K.Units, 0, 1, 0);
+        .to.be.revertedWithCustomError(batchToken, "BatchTokenNotSerialised")
+        .withArgs(q.batchId);
       await expect(batchToken.packState(q.batchId, K.Units, 0)).to.be.revertedWithCustomError(batchToken, "BatchTokenInvalidItem").withArgs(K.Units, 0, 1, 0);
       expect(await holds(ctx, q, producer, [units(0)])).to.equal(false);
       await expect(shipTx(ctx, producer, a, [], distributor, 10)).to.be.revertedWithCustomError(batchToken, "BatchTokenItemsRequired").withArgs(a.batchId);
@@ -1456,23 +1456,28 @@ describe("Pack custody", function () {
   });
 
   describe("governance recovery of locked containers", function () {
-    it("leaves the other cases of a locked pallet locked when governance recovers one of them", async function () {
+    it("refuses to take one case out of a locked pallet, and recovers the pallet whole", async function () {
       const ctx = await loadFixture(packsFixture);
-      const { batchToken, a, producer, distributor, index } = ctx;
+      const { batchToken, consortium, governors, a, producer, distributor, index } = ctx;
       await (await lockTx(ctx, producer, a, [pallets(2)])).wait();
       const day = await today();
-      // Case 6 is locked through its pallet: recovery may take it (it takes what `from` locked) ...
-      await governToken(
+      // Taking case 6 alone would open the pallet and release the investigation hold on its other cases.
+      const one = await proposeToToken(
         ctx,
         batchToken.interface.encodeFunctionData("recoverCustody", [a.batchId, producer.address, distributor.address, 40, [cases(6)], PackState.Held, EVIDENCE]),
       );
-      expect(await holds(ctx, a, distributor, [cases(6)])).to.equal(true);
-      // ... but the investigation hold on case 7, which governance did not name, must stay.
+      await expect(consortium.connect(governors[0]).execute(one))
+        .to.be.revertedWithCustomError(batchToken, "BatchTokenNotHolder")
+        .withArgs(producer.address, K.Case, 6, PackState.Locked, index.producer);
       await expectState(ctx, a, K.Case, 7, PackState.Locked, index.producer, day);
       expect(await verdictOf(ctx, a, 285)).to.equal(Verdict.Locked);
-      await expect(shipTx(ctx, producer, a, [cases(7)], distributor))
-        .to.be.revertedWithCustomError(batchToken, "BatchTokenNotHolder")
-        .withArgs(producer.address, K.Case, 7, PackState.Locked, index.producer);
+      // The pallet moves whole, its cases still sealed inside it.
+      await governToken(
+        ctx,
+        batchToken.interface.encodeFunctionData("recoverCustody", [a.batchId, producer.address, distributor.address, 60, [pallets(2)], PackState.Held, EVIDENCE]),
+      );
+      expect(await holds(ctx, a, distributor, [pallets(2)])).to.equal(true);
+      await expectEveryPackAccountedFor(ctx, a);
     });
   });
 
