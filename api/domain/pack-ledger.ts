@@ -37,16 +37,39 @@ export class PackLedgerAnomaly extends Error {}
 
 const HELD: PackStateName = "Held";
 
+/**
+ * Where a book keeps its records of one kind, by index: a Map by default; the read side's index
+ * passes SQLite-backed maps, so it applies these very rules to its tables.
+ */
+export interface RecordMap {
+  get(index: number): PackRecord | undefined;
+  set(index: number, record: PackRecord): void;
+  keys(): Iterable<number>;
+  values(): Iterable<PackRecord>;
+  readonly size: number;
+}
+
+export interface PackMaps {
+  cases: RecordMap;
+  pallets: RecordMap;
+  detached: RecordMap;
+}
+
 export class PackBook {
-  readonly cases = new Map<number, PackRecord>();
-  readonly pallets = new Map<number, PackRecord>();
+  readonly cases: RecordMap;
+  readonly pallets: RecordMap;
   /** Detached packs, by unit index: Held (loose in `holder`'s hands), InTransit, or a state of their own. */
-  readonly detached = new Map<number, PackRecord>();
+  readonly detached: RecordMap;
 
   constructor(
     readonly layout: Layout,
     readonly producer: string,
-  ) {}
+    maps?: PackMaps,
+  ) {
+    this.cases = maps?.cases ?? new Map<number, PackRecord>();
+    this.pallets = maps?.pallets ?? new Map<number, PackRecord>();
+    this.detached = maps?.detached ?? new Map<number, PackRecord>();
+  }
 
   // ── Reading ──
 
@@ -221,7 +244,7 @@ export class PackBook {
     return quantity;
   }
 
-  private records(kind: number): Map<number, PackRecord> {
+  private records(kind: number): RecordMap {
     return kind === ITEM_KIND.Units ? this.detached : kind === ITEM_KIND.Case ? this.cases : this.pallets;
   }
 
