@@ -181,7 +181,9 @@ export class PackBook {
    */
   take(from: string, items: readonly Item[], into: PackStateName, day: number, withLocked = false): number {
     let quantity = 0;
-    const record = (): PackRecord => ({ state: into, holder: from, day: into === "InTransit" || into === "Locked" ? 0 : day });
+    // As the contract records it: the day for every state it writes a record for; a single pack in
+    // transit has only its transit bit (no record, so no day), a container in transit a record.
+    const record = (kind: number): PackRecord => ({ state: into, holder: from, day: into === "InTransit" && kind === ITEM_KIND.Units ? 0 : day });
     for (const item of items) {
       this.checkItem(item);
       for (let k = item.start; k < item.start + item.count; k++) {
@@ -193,14 +195,14 @@ export class PackBook {
             const c = this.case(v.case);
             if (c.state === HELD) this.open(from, ITEM_KIND.Case, v.case);
           }
-          this.detached.set(k, record());
+          this.detached.set(k, record(ITEM_KIND.Units));
           quantity += 1;
         } else {
           const c = this.container(item.kind, k);
           const ok = (c.state === HELD || (withLocked && c.state === "Locked")) && c.holder === from;
           if (!ok) throw new PackLedgerAnomaly(`${kindName(item.kind)} ${k} taken from ${from} but it is ${c.state} with ${c.holder}`);
           if (c.inSealedPallet) this.open(from, ITEM_KIND.Pallet, Math.floor(k / this.layout.casesPerPallet));
-          this.records(item.kind).set(k, record());
+          this.records(item.kind).set(k, record(item.kind));
           const [first, end] = unitRange(this.layout, item.kind, k);
           quantity += end - first;
         }

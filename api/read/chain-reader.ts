@@ -200,9 +200,16 @@ export class JsonRpcClient implements RpcSender {
   }
 }
 
-/** Replaces every URL in a message by its scheme and "…" (node URLs may carry credentials or API keys). */
+/**
+ * Replaces every URL, and every host:port, in a message by "…" (node URLs may carry credentials or
+ * API keys, and where the node is belongs to the operator, not the public).
+ */
 export function redactUrls(message: string): string {
-  return message.replace(/\b([a-z][a-z0-9+.-]*):\/\/[^\s"'()<>]+/gi, "$1://…");
+  return message
+    .replace(/\b([a-z][a-z0-9+.-]*):\/\/[^\s"'()<>]+/gi, "$1://…")
+    .replace(/\[[0-9a-f:]+\](:\d+)?/gi, "…")
+    .replace(/\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b/g, "…")
+    .replace(/\b(?:localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)+):\d{2,5}\b/gi, "…");
 }
 
 interface RpcAnswer {

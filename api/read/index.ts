@@ -102,6 +102,7 @@ export default fp(
     app.addHook("onReady", async () => indexer?.start());
     app.addHook("onClose", async () => {
       await indexer?.stop();
+      await uploader.close();
       store.close();
     });
   },

@@ -9,7 +9,7 @@ import { z } from "zod";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { describeEvent } from "../domain/custody";
-import { toCsv, toEpcisDocument, type EpcisContext } from "../domain/epcis";
+import { EpcisMappingError, toCsv, toEpcisDocument, type EpcisContext } from "../domain/epcis";
 import { isoDate } from "../domain/gs1";
 import { Gs1ScanError, parseGs1, toDigitalLink } from "../domain/gs1-scan";
 import { itemsOf, type LedgerEvent } from "../domain/ledger-events";
@@ -628,6 +628,15 @@ const readRoutes: FastifyPluginAsyncZod<ReadRouteOptions> = async (app, o) => {
     serialOf: (batchId, unitIndex) => store.serialOf(batchId, Number(unitIndex)),
     ssccOf: (batchId, kind, index) => store.ssccOf(batchId, Number(kind), Number(index)),
   };
+  /** A ledger event the EPCIS mapping cannot express is a 422 naming it, never a 500. */
+  const mapped = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (err) {
+      if (err instanceof EpcisMappingError) throw new ApiError(422, "EPCIS_UNMAPPABLE", err.message, "export these events as JSON (the same URL without .csv / .epcis.json) until the EPCIS mapping covers them");
+      throw err;
+    }
+  };
   const exportTriplet = <P extends z.ZodTypeAny, Q extends z.ZodTypeAny>(
     base: string,
     what: string,
@@ -644,7 +653,7 @@ const readRoutes: FastifyPluginAsyncZod<ReadRouteOptions> = async (app, o) => {
       `${base}.csv`,
       { ...member, schema: { ...schemaBase, summary: `${what} as CSV (RFC 4180)`, produces: ["text/csv"], response: { 200: z.string().describe("text/csv"), ...errors401 } } },
       async (request, reply: FastifyReply) => {
-        const csv = toCsv(select(request).events, epcisContext);
+        const csv = mapped(() => toCsv(select(request).events, epcisContext));
         return reply.type("text/csv; charset=utf-8").serializer((x: unknown) => x as string).send(csv);
       },
     );
@@ -652,7 +661,7 @@ const readRoutes: FastifyPluginAsyncZod<ReadRouteOptions> = async (app, o) => {
       `${base}.epcis.json`,
       { ...member, schema: { ...schemaBase, summary: `${what} as an EPCIS 2.0 JSON-LD document`, produces: ["application/ld+json"], response: { 200: S.epcisDocumentSchema, ...errors401 } } },
       async (request, reply) => {
-        const doc = toEpcisDocument(select(request).events, epcisContext);
+        const doc = mapped(() => toEpcisDocument(select(request).events, epcisContext));
         return reply.type("application/ld+json").send(doc as unknown as z.infer<typeof S.epcisDocumentSchema>);
       },
     );

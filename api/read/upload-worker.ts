@@ -10,7 +10,8 @@ import { writePackingList, writeSerialList } from "./store";
  * event loop, in this order — parse the body, check the producer's signature over the message the
  * service built from the on-chain batch, check the count, and only then build the tree, compare
  * its root with the chain's and write the list to the index (its own SQLite connection, in
- * bounded transactions). One worker per upload, ended after it; its heap is capped by the service.
+ * bounded transactions). The service keeps one such worker (heap capped), started on the first
+ * upload and ended when idle, and sends it one upload at a time.
  */
 
 export interface UploadTask {
@@ -139,12 +140,12 @@ export function runUpload(task: UploadTask): UploadReply {
   return { ok: true, root: tree.root, count: all.length, producer: task.producer, treeBuilt: true };
 }
 
-parentPort?.once("message", (task: UploadTask) => {
+parentPort?.on("message", ({ id, task }: { id: number; task: UploadTask }) => {
   let reply: UploadReply;
   try {
     reply = runUpload(task);
   } catch (err) {
     reply = { ok: false, treeBuilt: false, error: { status: 500, code: "UPLOAD_FAILED", message: (err as Error).message, hint: "retry; if it persists, tell the operator" } };
   }
-  parentPort!.postMessage(reply);
+  parentPort!.postMessage({ id, reply });
 });

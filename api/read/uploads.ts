@@ -113,37 +113,63 @@ export class Uploader {
     return { root: reply.root, count: reply.count, producer: reply.producer };
   }
 
-  private inWorker(task: UploadTask): Promise<UploadReply> {
-    // Under ts-node (tests, `hardhat run`) the worker is the .ts file and needs the same loader.
+  /** Ends the worker (service shutdown). */
+  async close(): Promise<void> {
+    clearTimeout(this.idle);
+    const w = this.worker;
+    this.worker = undefined;
+    await w?.terminate();
+  }
+
+  private worker: Worker | undefined;
+  private idle: NodeJS.Timeout | undefined;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve(r: UploadReply): void; reject(e: Error): void }>();
+
+  /** The upload worker, started on first use (under ts-node the worker is the .ts file and needs the same loader). */
+  private workerThread(): Worker {
+    if (this.worker) return this.worker;
     const ts = __filename.endsWith(".ts");
     const file = path.join(__dirname, ts ? "upload-worker.ts" : "upload-worker.js");
-    return new Promise((resolve, reject) => {
-      this.stats.running++;
-      const worker = new Worker(file, {
-        execArgv: ts ? ["--require", "ts-node/register/transpile-only"] : [],
-        resourceLimits: { maxOldGenerationSizeMb: this.o.workerHeapMb },
-      });
-      let settled = false;
-      const done = (f: () => void) => {
-        if (settled) return;
-        settled = true;
-        this.stats.running--;
-        f();
-        void worker.terminate();
-      };
-      worker.once("message", (reply: UploadReply) => done(() => resolve(reply)));
-      worker.once("error", (err) => {
-        const memory = /heap|memory/i.test(err.message);
-        done(() =>
-          reject(
-            memory
-              ? new ApiError(413, "UPLOAD_TOO_LARGE", "the list needs more memory than SERIAL_UPLOAD_WORKER_MB allows", "split the upload or ask the operator to raise SERIAL_UPLOAD_WORKER_MB")
-              : err,
-          ),
-        );
-      });
-      worker.once("exit", (code) => done(() => reject(new Error(`upload worker exited with code ${code}`))));
-      worker.postMessage(task, [task.body.buffer as ArrayBuffer].filter((b) => b.byteLength === task.body.byteLength));
+    const worker = new Worker(file, {
+      execArgv: ts ? ["--require", "ts-node/register/transpile-only"] : [],
+      resourceLimits: { maxOldGenerationSizeMb: this.o.workerHeapMb },
+    });
+    worker.unref();
+    const failAll = (err: Error) => {
+      if (this.worker === worker) this.worker = undefined;
+      for (const w of this.waiting.values()) w.reject(err);
+      this.waiting.clear();
+    };
+    worker.on("message", ({ id, reply }: { id: number; reply: UploadReply }) => {
+      const w = this.waiting.get(id);
+      this.waiting.delete(id);
+      w?.resolve(reply);
+    });
+    worker.on("error", (err) => {
+      const memory = /heap|memory/i.test(err.message);
+      failAll(memory ? new ApiError(413, "UPLOAD_TOO_LARGE", "the list needs more memory than SERIAL_UPLOAD_WORKER_MB allows", "split the upload or ask the operator to raise SERIAL_UPLOAD_WORKER_MB") : err);
+    });
+    worker.on("exit", (code) => failAll(new Error(`upload worker exited with code ${code}`)));
+    this.worker = worker;
+    return worker;
+  }
+
+  private inWorker(task: UploadTask): Promise<UploadReply> {
+    clearTimeout(this.idle);
+    const worker = this.workerThread();
+    const id = this.nextId++;
+    this.stats.running++;
+    return new Promise<UploadReply>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      worker.postMessage({ id, task }, [task.body.buffer as ArrayBuffer].filter((b) => b.byteLength === task.body.byteLength));
+    }).finally(() => {
+      this.stats.running--;
+      // An idle worker gives its memory back.
+      this.idle = setTimeout(() => void this.close(), IDLE_MS).unref();
     });
   }
 }
+
+/** How long an idle upload worker is kept. */
+const IDLE_MS = 5 * 60_000;

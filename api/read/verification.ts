@@ -121,7 +121,7 @@ export function wording(v: Verdict, r: Pick<VerificationResult, "batch" | "dispe
     case "in_transit":
       return {
         headline: "Genuine pack, recorded as in transit",
-        advice: "The pack is registered by its manufacturer and recorded as on its way between two trading partners. The receiver must accept it before it is sold or dispensed; a patient should not have it yet — ask your pharmacy.",
+        advice: "The pack is registered by its manufacturer and recorded as on its way between two companies of the supply chain. It must be taken in before it is sold or dispensed; a patient should not have it yet — ask your pharmacy.",
       };
     case "expired":
       return { headline: `Expired on ${r.batch?.expiry ?? "its expiry date"}`, advice: "Do not use this pack. Return it to a pharmacy for safe disposal." };
