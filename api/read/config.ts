@@ -55,7 +55,7 @@ export const readEnvSchema = z.object({
     .max(1024 * 1024 * 1024)
     .default(32 * 1024 * 1024)
     .describe("largest serial or packing list upload accepted, bytes (413 beyond; 32 MiB holds 1,000,000 serials of 20 characters as JSON)"),
-  SERIAL_UPLOAD_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(6).describe("serial and packing list uploads per client IP and minute"),
+  SERIAL_UPLOAD_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(6).describe("serial and packing list uploads per client IP and minute"),
   SERIAL_UPLOAD_QUEUE: z.coerce.number().int().min(1).max(100).default(2).describe("uploads processed or waiting at once (one runs at a time, off the event loop); more get 503 UPLOAD_BUSY"),
   SERIAL_UPLOAD_WORKER_MB: z.coerce
     .number()
