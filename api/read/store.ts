@@ -158,6 +158,10 @@ export const SCHEMA_VERSION = 2;
 const LOOSE_BUCKET = 256;
 /** Bucket of batch-wide events (mint, markets, status…): every pack's history has them. */
 const BATCH_BUCKET = -1;
+/** Bucket of pallet `p`'s own moves (cases and pack blocks have buckets ≥ 0). */
+const palletBucket = (p: number) => -2 - p;
+/** Events that change a batch's row (status, markets, layout, dispensed count). */
+const BATCH_ROW_EVENTS = new Set<string>(["BatchMarkets", "BatchPacked", "BatchQuarantined", "BatchQuarantineLifted", "BatchRecalled", "RecallUndone", "UnitDispensed", "DispenseUndone"]);
 /** Nodes of a serial tree per stored row (32 bytes each: 2 KB rows). */
 export const NODES_PER_CHUNK = 64;
 export const MAX_SQLITE_INTEGER = (1n << 63n) - 1n;
@@ -534,7 +538,7 @@ function prepare(db: Database.Database) {
     insertPackEvent: p("INSERT OR IGNORE INTO pack_events (batch_id, bucket, block_number, log_index, first_unit, end_unit) VALUES (?, ?, ?, ?, ?, ?)"),
     packHistory: p(
       `SELECT e.*, p.first_unit, p.end_unit FROM pack_events p JOIN events e ON e.block_number = p.block_number AND e.log_index = p.log_index
-       WHERE p.batch_id = ? AND p.bucket IN (?, ?) AND p.first_unit <= ? AND p.end_unit > ? ORDER BY p.block_number, p.log_index`,
+       WHERE p.batch_id = ? AND p.bucket IN (?, ?, ?) AND p.first_unit <= ? AND p.end_unit > ? ORDER BY p.block_number, p.log_index`,
     ),
     batch: p("SELECT * FROM batches WHERE batch_id = ?"),
     batchByGtinLot: p("SELECT * FROM batches WHERE gtin = ? AND lot = ?"),
@@ -606,6 +610,10 @@ export class IndexStore {
   private readonly members = new Map<string, MemberRow>();
   /** Alerts raised by applyRange (the indexer logs and counts them). */
   private raised: AlertRow[] = [];
+  /** One event in a savepoint of its own (the wrapper is made once: making it per event cost ~10%). */
+  private readonly applyOne: (e: LedgerEvent, anomaly: (m: string) => void) => boolean;
+  /** Batch rows while a range is applied (every event of a batch reads it); dropped on any rollback. */
+  private readonly batchCache = new Map<bigint, BatchRow>();
 
   constructor(
     readonly file: string,
@@ -627,6 +635,7 @@ export class IndexStore {
     }
     this.db.exec(SCHEMA);
     this.s = prepare(this.db);
+    this.applyOne = this.db.transaction((e: LedgerEvent, anomaly: (m: string) => void) => this.apply(e, anomaly));
   }
 
   close(): void {
@@ -668,11 +677,15 @@ export class IndexStore {
    */
   applyRange(events: readonly LedgerEvent[], checkpoint: Checkpoint): number {
     let added = 0;
-    this.db.transaction(() => {
-      for (const e of events) if (this.applyGuarded(e)) added++;
-      this.setMeta("checkpointBlock", String(checkpoint.block));
-      this.setMeta("checkpointHash", checkpoint.hash);
-    })();
+    try {
+      this.db.transaction(() => {
+        for (const e of events) if (this.applyGuarded(e)) added++;
+        this.setMeta("checkpointBlock", String(checkpoint.block));
+        this.setMeta("checkpointHash", checkpoint.hash);
+      })();
+    } finally {
+      this.batchCache.clear();
+    }
     return added;
   }
 
@@ -694,8 +707,9 @@ export class IndexStore {
     const alert = (kind: AlertKind, message: string) =>
       this.raiseAlert({ kind, blockNumber: e.blockNumber, logIndex: e.logIndex, txHash: e.txHash, event: e.name, batchId: e.batchId, message });
     try {
-      return this.db.transaction(() => this.apply(e, (m) => alert("anomaly", m)))();
+      return this.applyOne(e, (m) => alert("anomaly", m));
     } catch (err) {
+      this.batchCache.clear();
       // Rolled back to before this event. Keep the event itself when it can be stored, so
       // history and exports still show it; the alert says what could not be derived from it.
       let stored = false;
@@ -726,18 +740,23 @@ export class IndexStore {
     });
   }
 
-  private bucketsOf(layout: Layout, first: number, end: number): number[] {
+  /**
+   * History rows for the packs `items` cover: a whole pallet (or case) is one row under its own
+   * bucket; a range of packs one row per case (or block of 256 packs) it touches.
+   */
+  private packEvent(id: bigint, layout: Layout, e: LedgerEvent, items: readonly Item[]): void {
     const size = layout.unitsPerCase > 0 ? layout.unitsPerCase : LOOSE_BUCKET;
-    const out: number[] = [];
-    for (let b = Math.floor(first / size); b * size < end; b++) out.push(b);
-    return out;
-  }
-
-  /** History rows for the packs `ranges` cover, one per (range, bucket). */
-  private packEvent(id: bigint, layout: Layout, e: LedgerEvent, ranges: ReadonlyArray<[number, number]>): void {
-    const size = layout.unitsPerCase > 0 ? layout.unitsPerCase : LOOSE_BUCKET;
-    for (const [first, end] of ranges) {
-      for (const bucket of this.bucketsOf(layout, first, end)) {
+    for (const item of items) {
+      if (item.kind !== ITEM_KIND.Units && layout.unitsPerCase > 0) {
+        for (let k = item.start; k < item.start + item.count; k++) {
+          const [lo, hi] = unitRange(layout, item.kind, k);
+          this.s.insertPackEvent.run(id, item.kind === ITEM_KIND.Pallet ? palletBucket(k) : k, e.blockNumber, e.logIndex, lo, hi);
+        }
+        continue;
+      }
+      const first = item.start;
+      const end = item.start + item.count;
+      for (let bucket = Math.floor(first / size); bucket * size < end; bucket++) {
         const lo = Math.max(first, bucket * size);
         const hi = Math.min(end, (bucket + 1) * size);
         if (lo < hi) this.s.insertPackEvent.run(id, bucket, e.blockNumber, e.logIndex, lo, hi);
@@ -795,15 +814,21 @@ export class IndexStore {
       this.s.insertPackEvent.run(id, BATCH_BUCKET, e.blockNumber, e.logIndex, 0, Math.max(1, Number(a.serialCount)));
       return true;
     }
-    const batchRow = s.batch.get(id) as Row | undefined;
-    if (!batchRow) {
-      anomaly(`${where}: batch ${e.batchId} was never minted`);
-      return true;
+    let b = this.batchCache.get(id);
+    if (!b) {
+      const batchRow = s.batch.get(id) as Row | undefined;
+      if (!batchRow) {
+        anomaly(`${where}: batch ${e.batchId} was never minted`);
+        return true;
+      }
+      b = toBatch(batchRow);
+      this.batchCache.set(id, b);
     }
-    const b = toBatch(batchRow);
+    // Events that change the row drop it from the cache.
+    if (BATCH_ROW_EVENTS.has(e.name)) this.batchCache.delete(id);
     const layout = layoutOf(b);
     const wholeBatch = () => s.insertPackEvent.run(id, BATCH_BUCKET, e.blockNumber, e.logIndex, 0, Math.max(1, b.serialCount));
-    const onPacks = (change: (book: PackBook) => void, ranges: ReadonlyArray<[number, number]>) => {
+    const onPacks = (change: (book: PackBook) => void, touched: readonly Item[]) => {
       const book = this.bookOf(b);
       if (!book) {
         if (items.length > 0 || e.name === "UnitDispensed" || e.name === "ContainerUnpacked") anomaly(`${where}: batch ${b.batchId} has no serials`);
@@ -815,7 +840,7 @@ export class IndexStore {
         if (!(err instanceof PackLedgerAnomaly)) throw err;
         anomaly(`${where}: ${err.message}`);
       }
-      this.packEvent(id, layout, e, ranges);
+      this.packEvent(id, layout, e, touched);
     };
 
     switch (e.name) {
@@ -844,7 +869,7 @@ export class IndexStore {
           e.txHash,
           e.logIndex,
         );
-        if (items.length > 0) onPacks((book) => book.take(sender, items, "InTransit", dayOf(e)), unitRangesOf(layout, items));
+        if (items.length > 0) onPacks((book) => book.take(sender, items, "InTransit", dayOf(e)), items);
         break;
       }
       case "ShipmentAccepted":
@@ -861,39 +886,39 @@ export class IndexStore {
         s.deletePending.run(shipmentId);
         const to = e.name === "ShipmentAccepted" ? p.receiver : e.name === "ShipmentRecovered" ? String(a.to) : p.sender;
         credit(to, p.quantity);
-        if (p.items.length > 0) onPacks((book) => book.place(to, p.items), unitRangesOf(layout, p.items));
+        if (p.items.length > 0) onPacks((book) => book.place(to, p.items), p.items);
         break;
       }
       case "ContainerUnpacked":
-        onPacks((book) => book.open(String(a.holder), Number(a.kind), Number(a.index)), unitRangesOf(layout, [{ kind: Number(a.kind), start: Number(a.index), count: 1 }]));
+        onPacks((book) => book.open(String(a.holder), Number(a.kind), Number(a.index)), [{ kind: Number(a.kind), start: Number(a.index), count: 1 }]);
         break;
       case "UnitDispensed": {
         const unit = Number(a.unitIndex);
         s.addDispensed.run(1, id);
         debit(String(a.pharmacy), 1n);
-        onPacks((book) => book.dispense(String(a.pharmacy), unit, dayOf(e)), [[unit, unit + 1]]);
+        onPacks((book) => book.dispense(String(a.pharmacy), unit, dayOf(e)), [{ kind: ITEM_KIND.Units, start: unit, count: 1 }]);
         break;
       }
       case "DispenseUndone": {
         const unit = Number(a.unitIndex);
         s.addDispensed.run(-1, id);
         credit(String(a.pharmacy), 1n);
-        onPacks((book) => book.release(String(a.pharmacy), [{ kind: ITEM_KIND.Units, start: unit, count: 1 }], ["Dispensed"]), [[unit, unit + 1]]);
+        onPacks((book) => book.release(String(a.pharmacy), [{ kind: ITEM_KIND.Units, start: unit, count: 1 }], ["Dispensed"]), [{ kind: ITEM_KIND.Units, start: unit, count: 1 }]);
         break;
       }
       case "PacksDecommissioned":
         debit(String(a.holder), qty());
-        onPacks((book) => book.take(String(a.holder), items, stateName(a.state), dayOf(e)), unitRangesOf(layout, items));
+        onPacks((book) => book.take(String(a.holder), items, stateName(a.state), dayOf(e)), items);
         break;
       case "DecommissionReverted":
         credit(String(a.holder), qty());
-        onPacks((book) => book.release(String(a.holder), items, ["Sample", "FreeSample", "Exported"]), unitRangesOf(layout, items));
+        onPacks((book) => book.release(String(a.holder), items, ["Sample", "FreeSample", "Exported"]), items);
         break;
       case "PacksLocked":
-        onPacks((book) => book.take(String(a.holder), items, "Locked", dayOf(e)), unitRangesOf(layout, items));
+        onPacks((book) => book.take(String(a.holder), items, "Locked", dayOf(e)), items);
         break;
       case "PacksUnlocked":
-        onPacks((book) => book.release(String(a.holder), items, ["Locked"]), unitRangesOf(layout, items));
+        onPacks((book) => book.release(String(a.holder), items, ["Locked"]), items);
         break;
       case "UnitsWrittenOff":
         debit(String(a.holder), qty());
@@ -908,7 +933,7 @@ export class IndexStore {
           onPacks((book) => {
             book.take(from, items, out ? stateName(a.state) : "InTransit", dayOf(e), true);
             if (!out) book.place(to, items);
-          }, unitRangesOf(layout, items));
+          }, items);
         }
         break;
       }
@@ -1144,7 +1169,9 @@ export class IndexStore {
   /** The events that touched a pack, in chain order, batch-wide ones included. */
   packHistory(batch: BatchRow, unit: number): PackEventRow[] {
     const size = batch.unitsPerCase > 0 ? batch.unitsPerCase : LOOSE_BUCKET;
-    const rows = this.s.packHistory.all(BigInt(batch.batchId), BATCH_BUCKET, Math.floor(unit / size), unit, unit) as Row[];
+    const c = Math.floor(unit / size);
+    const pallet = batch.casesPerPallet > 0 ? palletBucket(Math.floor(c / batch.casesPerPallet)) : BATCH_BUCKET;
+    const rows = this.s.packHistory.all(BigInt(batch.batchId), BATCH_BUCKET, c, pallet, unit, unit) as Row[];
     return rows.map((r) => ({ event: toEvent(r), firstUnit: num(r.first_unit), endUnit: num(r.end_unit) }));
   }
 
