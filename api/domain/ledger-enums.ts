@@ -18,6 +18,23 @@ export const REJECT_REASONS = [
   "NotOrdered",
 ] as const;
 export const LOSS_REASONS = ["Destroyed", "Stolen"] as const;
-export const UNIT_VERDICTS = ["Genuine", "Dispensed", "Recalled", "Quarantined", "Expired", "UnknownBatch", "NotInBatch", "ExpiryMismatch"] as const;
+export const UNIT_VERDICTS = [
+  "Genuine",
+  "Dispensed",
+  "Recalled",
+  "Quarantined",
+  "Expired",
+  "UnknownBatch",
+  "NotInBatch",
+  "ExpiryMismatch",
+  "Destroyed",
+  "Stolen",
+  "Sample",
+  "FreeSample",
+  "Exported",
+  "Locked",
+  "InTransit",
+  "Withdrawn",
+] as const;
 
 export type RoleName = (typeof ROLE_NAMES)[number];
