@@ -30,7 +30,7 @@
  * knows the exact second every action runs at.
  *
  * Knobs: FC_RUNS (sequences per property; default below, sized for ≈ 90 s on two cores),
- * FC_STEPS (longest sequence, default 30), FC_SEED and FC_PATH (replay what fast-check printed),
+ * FC_STEPS (longest sequence, default 40), FC_SEED and FC_PATH (replay what fast-check printed),
  * FC_PROPERTY=main|withdrawals (run one property: a path belongs to one), FC_SHRINK=0 (report the
  * first counterexample without shrinking). A longer campaign: FC_RUNS=2000 FC_STEPS=60.
  */
@@ -63,7 +63,7 @@ import { INVARIANT, InvariantViolation, Ledger, PackState_, type Touched } from 
 
 const DEFAULT_RUNS = 60;
 const NUM_RUNS = Number(process.env.FC_RUNS ?? DEFAULT_RUNS);
-const MAX_STEPS = Number(process.env.FC_STEPS ?? 30);
+const MAX_STEPS = Number(process.env.FC_STEPS ?? 40);
 const SEED = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
 const PATH = process.env.FC_PATH;
 const ONLY = process.env.FC_PROPERTY;
@@ -305,7 +305,7 @@ const govArb: fc.Arbitrary<Gov> = fc.oneof(
   w(2, fc.record({ a: fc.constant("renew" as const), target: nat, span: fc.constantFrom("past" as const, "short" as const, "short" as const, "long" as const), n: nat })),
   w(3, fc.record({ a: fc.constant("rotate" as const), target: nat, key: fc.oneof(w(6, fc.constant("spare" as const)), w(1, fc.constant("member" as const)), w(1, fc.constant("current" as const)), w(1, fc.constant("zero" as const))), n: nat })),
   w(2, fc.record({ a: fc.constant("pause" as const), n: nat })),
-  w(3, fc.record({ a: fc.constant("recover" as const), batch: batchArb(), from: whoArb(8), to: fc.constantFrom("holder" as const, "holder" as const, "zero" as const, "nonStock" as const), items: itemsArb(2), state: fc.integer({ min: 0, max: 10 }), qty: qtyArb })),
+  w(4, fc.record({ a: fc.constant("recover" as const), batch: batchArb(), from: whoArb(8), to: fc.constantFrom("holder" as const, "holder" as const, "zero" as const, "nonStock" as const), items: itemsArb(2), state: fc.integer({ min: 0, max: 10 }), qty: qtyArb })),
   w(2, fc.record({ a: fc.constant("recoverShipment" as const), s: nat, to: fc.constantFrom("sender" as const, "receiver" as const, "other" as const, "nonStock" as const), n: nat })),
 );
 
@@ -316,12 +316,12 @@ function cmdArb(withdrawals: boolean): fc.Arbitrary<Cmd> {
       w(k === "accept" ? 6 : 2, fc.record({ k: fc.constant(k), s: nat, who: whoArb(8), pendingOnly: fc.oneof(w(6, fc.constant(true)), w(1, fc.constant(false))), forge: fc.oneof(w(12, fc.constant(0)), w(1, fc.integer({ min: 1, max: 5 }))), reason: fc.integer({ min: 0, max: 6 }) })),
     ),
     w(2, fc.record({ k: fc.constant("unpack" as const), batch: batchArb([5, 1, 1]), who: whoArb(), items: itemsArb() })),
-    w(2, fc.record({ k: fc.constant("lock" as const), batch: batchArb([5, 3, 1]), who: whoArb(), items: itemsArb() })),
-    w(3, fc.record({ k: fc.constant("decommission" as const), batch: batchArb([5, 3, 1]), who: whoArb(), items: itemsArb(), state: fc.oneof(w(10, fc.constantFrom(...DECOMMISSION)), w(1, fc.integer({ min: 0, max: 10 }))) })),
-    w(3, fc.record({ k: fc.constant("revert" as const), batch: batchArb([5, 3, 1]), who: whoArb(), items: itemsArb(12) })),
-    w(2, fc.record({ k: fc.constant("unlock" as const), batch: batchArb([5, 3, 1]), who: whoArb(), regulator: fc.boolean(), items: itemsArb(12) })),
-    w(6, fc.record({ k: fc.constant("dispense" as const), batch: batchArb([5, 4, 1]), who: whoArb(), unit: fc.record({ mode: fc.oneof(w(8, fc.constant("held" as const)), w(1, fc.constant("dispensed" as const)), w(1, fc.constant("any" as const))), n: nat }), proof: fc.oneof(w(10, fc.constant("valid" as const)), w(1, fc.constant("wrongSerial" as const)), w(1, fc.constant("otherProof" as const))) })),
-    w(2, fc.record({ k: fc.constant("undoDispense" as const), batch: batchArb([5, 4, 1]), who: whoArb(), n: nat })),
+    w(3, fc.record({ k: fc.constant("lock" as const), batch: batchArb([5, 3, 1]), who: whoArb(), items: itemsArb() })),
+    w(4, fc.record({ k: fc.constant("decommission" as const), batch: batchArb([5, 3, 1]), who: whoArb(), items: itemsArb(), state: fc.oneof(w(10, fc.constantFrom(...DECOMMISSION)), w(1, fc.integer({ min: 0, max: 10 }))) })),
+    w(3, fc.record({ k: fc.constant("revert" as const), batch: batchArb([5, 3, 1]), who: whoArb(), items: itemsArb(40) })),
+    w(3, fc.record({ k: fc.constant("unlock" as const), batch: batchArb([5, 3, 1]), who: whoArb(), regulator: fc.boolean(), items: itemsArb(40) })),
+    w(7, fc.record({ k: fc.constant("dispense" as const), batch: batchArb([5, 4, 1]), who: whoArb(), unit: fc.record({ mode: fc.oneof(w(8, fc.constant("held" as const)), w(1, fc.constant("dispensed" as const)), w(1, fc.constant("any" as const))), n: nat }), proof: fc.oneof(w(10, fc.constant("valid" as const)), w(1, fc.constant("wrongSerial" as const)), w(1, fc.constant("otherProof" as const))) })),
+    w(3, fc.record({ k: fc.constant("undoDispense" as const), batch: batchArb([5, 4, 1]), who: whoArb(), n: nat })),
     w(2, fc.record({ k: fc.constant("writeOff" as const), batch: batchArb([1, 1, 6]), who: whoArb(), qty: qtyArb, reason: fc.integer({ min: 0, max: 1 }) })),
     ...(["quarantine", "lift", "recall"] as const).map((k) => w(k === "recall" ? 1 : 2, fc.record({ k: fc.constant(k), batch: batchArb(), who: whoArb(10) }))),
     w(1, fc.record({ k: fc.constant("suspendNow" as const), who: whoArb(8), target: nat })),
@@ -349,6 +349,8 @@ interface Tx {
   data: string;
 }
 interface Plan {
+  /** The action run (a precursor's, when it stands in for an undoing action). */
+  kind: string;
   describe: string;
   outcome: Outcome;
   txs: Tx[];
@@ -433,6 +435,16 @@ class Runner {
     const b = this.model.batches[i];
     return b ? { id: b.id, b, label: b.name } : { id: BigInt(this.model.batches.length + 1), label: "an unknown batch" };
   }
+  /**
+   * For actions that undo or release something (revert, unlock, undo a dispense, lift): with the
+   * "right" actor, the picked batch, or else one that has something to undo.
+   */
+  private batchWith(i: number, who: Who, has: (b: MBatch) => boolean) {
+    const picked = this.batchAt(i);
+    if (who.mode !== "right" || who.n % 5 === 0 || (picked.b && has(picked.b))) return picked;
+    const other = this.model.batches.find(has);
+    return other ? this.batchAt(this.model.batches.indexOf(other)) : picked;
+  }
   /** A key that signs for nobody: the account's own address after a rotation, else a spare key not in use. */
   private staleKey(account: string): string {
     const m = this.model.members.get(account);
@@ -459,6 +471,11 @@ class Runner {
   private holders(b: MBatch | undefined): string[] {
     if (!b) return [];
     return this.accounts.filter((a) => this.model.bal(b.id, a) > 0n);
+  }
+  /** Mostly those of `xs` that can act now (active, with a stock-holding role); now and then all of them. */
+  private ableFirst(xs: string[], n: number): string[] {
+    const able = xs.filter((x) => isStock(this.model.activeRole(x)));
+    return n % 5 !== 0 && able.length > 0 ? able : xs;
   }
   private sealedHeld(b: MBatch, kind: number, who: string): number[] {
     const out: number[] = [];
@@ -614,15 +631,53 @@ class Runner {
     return [this.fx.regulator.address, this.fx.foreignRegulator.address];
   }
 
+  /**
+   * The precursor of an undoing action when nothing anywhere can be undone yet, so that sequences
+   * reach the states those actions need: a revert becomes a decommission as a sample, free sample
+   * or export, an unlock a lock, an undone dispense a dispense, a lift a quarantine.
+   */
+  private precursor(cmd: Exclude<Cmd, { k: "time" }>): Exclude<Cmd, { k: "time" }> | undefined {
+    if (!("who" in cmd) || cmd.who.mode !== "right" || cmd.who.n % 7 === 0) return undefined;
+    const m = this.model;
+    const serialised = m.batches.filter((b) => b.serialised);
+    const held: ItemsMode = (["single", "range", "case"] as const)[cmd.who.n % 3];
+    switch (cmd.k) {
+      case "revert":
+        if (serialised.some((b) => this.records(b, (st) => REVERTIBLE.includes(st)).length > 0)) return undefined;
+        return { k: "decommission", batch: cmd.batch, who: cmd.who, items: { ...cmd.items, mode: held }, state: REVERTIBLE[cmd.items.n % 3] };
+      case "unlock":
+        if (serialised.some((b) => this.records(b, (st) => st === PackState.Locked).length > 0)) return undefined;
+        return { k: "lock", batch: cmd.batch, who: cmd.who, items: { ...cmd.items, mode: held } };
+      case "undoDispense":
+        if (serialised.some((b) => b.book.units.some((p) => p.st === PackState.Dispensed))) return undefined;
+        return { k: "dispense", batch: cmd.batch, who: cmd.who, unit: { mode: "held", n: cmd.n }, proof: "valid" };
+      case "lift":
+        if (m.batches.some((b) => b.quarantines.size > 0)) return undefined;
+        return { k: "quarantine", batch: cmd.batch, who: cmd.who };
+      default:
+        return undefined;
+    }
+  }
+
   /** The concrete action of a command, with the model's prediction; "skip" when there is nothing to act on. */
-  plan(cmd: Exclude<Cmd, { k: "time" }>): Plan | "skip" {
+  plan(command: Exclude<Cmd, { k: "time" }>): Plan | "skip" {
+    const instead = this.precursor(command);
+    if (instead) {
+      const p = this.plan(instead);
+      return p === "skip" ? p : { ...p, kind: `${p.kind} (for ${command.k})`, describe: `(nothing to ${command.k === "undoDispense" ? "undo" : command.k} yet) ${p.describe}` };
+    }
+    const p = this.planAction(command);
+    return p === "skip" ? p : { ...p, kind: command.k === "gov" ? `gov.${command.g.a}` : command.k };
+  }
+
+  private planAction(cmd: Exclude<Cmd, { k: "time" }>): Omit<Plan, "kind"> | "skip" {
     const m = this.model;
     m.now = this.clock;
     const reason = ethers.id("property test");
     switch (cmd.k) {
       case "ship": {
         const { id, b, label } = this.batchAt(cmd.batch);
-        const a = this.actor(cmd.who, this.holders(b));
+        const a = this.actor(cmd.who, this.ableFirst(this.holders(b), cmd.to));
         const items = this.items(b, a.account, cmd.items);
         const quantity = this.quantity(b, a.account, items, cmd.qty);
         const to = this.receiverFor(a.account, b, cmd.to);
@@ -670,7 +725,7 @@ class Runner {
       }
       case "decommission": {
         const { id, b, label } = this.batchAt(cmd.batch);
-        const a = this.actor(cmd.who, this.holders(b));
+        const a = this.actor(cmd.who, this.ableFirst(this.holders(b), cmd.state));
         const items = this.items(b, a.account, cmd.items);
         return {
           describe: `${a.label} decommissions ${fmtItems(items)} of ${label} as ${PackState_(cmd.state)}`,
@@ -679,7 +734,7 @@ class Runner {
         };
       }
       case "revert": {
-        const { id, b, label } = this.batchAt(cmd.batch);
+        const { id, b, label } = this.batchWith(cmd.batch, cmd.who, (x) => x.serialised && this.records(x, (st) => REVERTIBLE.includes(st)).length > 0);
         const setters = b ? [...new Set(this.records(b, (st) => REVERTIBLE.includes(st)).map((r) => r.who))] : [];
         const a = this.actor(cmd.who, setters.length > 0 ? setters : this.holders(b));
         const items = this.items(b, a.account, cmd.items, (st) => REVERTIBLE.includes(st));
@@ -690,7 +745,7 @@ class Runner {
         };
       }
       case "unlock": {
-        const { id, b, label } = this.batchAt(cmd.batch);
+        const { id, b, label } = this.batchWith(cmd.batch, cmd.who, (x) => x.serialised && this.records(x, (st) => st === PackState.Locked).length > 0);
         const lockers = b ? [...new Set(this.records(b, (st) => st === PackState.Locked).map((r) => r.who))] : [];
         const holder = this.actor({ mode: "right", n: cmd.who.n }, lockers.length > 0 ? lockers : this.holders(b)).account;
         const a = cmd.regulator && cmd.who.mode === "right" ? this.actor(cmd.who, this.regulators()) : this.actor(cmd.who, [holder]);
@@ -704,7 +759,7 @@ class Runner {
       case "dispense": {
         const { id, b, label } = this.batchAt(cmd.batch);
         const pharmacies = this.accounts.filter((x) => m.members.get(x)?.role === Role.Pharmacy);
-        const holding = b ? pharmacies.filter((x) => this.heldBy(b, x).length > 0) : [];
+        const holding = b ? pharmacies.filter((x) => this.heldBy(b, x).length > 0 && m.activeRole(x) === Role.Pharmacy) : [];
         const a = this.actor(cmd.who, holding.length > 0 ? holding : pharmacies);
         const size = b?.serialised ? b.layout.units : 0;
         const dispensed = b?.serialised ? b.book.units.map((p, u) => (p.st === PackState.Dispensed ? u : -1)).filter((u) => u >= 0) : [];
@@ -734,7 +789,7 @@ class Runner {
         };
       }
       case "undoDispense": {
-        const { id, b, label } = this.batchAt(cmd.batch);
+        const { id, b, label } = this.batchWith(cmd.batch, cmd.who, (x) => x.book.units.some((p) => p.st === PackState.Dispensed));
         const dispensed = b?.serialised ? b.book.units.map((p, u) => ({ p, u })).filter(({ p }) => p.st === PackState.Dispensed) : [];
         const dispensers = [...new Set(dispensed.map((d) => d.p.who))];
         const a = this.actor(cmd.who, dispensers.length > 0 ? dispensers : this.accounts.filter((x) => m.members.get(x)?.role === Role.Pharmacy));
@@ -759,8 +814,18 @@ class Runner {
       case "quarantine":
       case "lift":
       case "recall": {
-        const { id, b, label } = this.batchAt(cmd.batch);
-        const right = cmd.k === "recall" ? [...this.regulators(), ...(b ? [b.producer, m.products.get(b.gtin)!.owner] : [])] : this.regulators();
+        const { id, b, label } = cmd.k === "lift" ? this.batchWith(cmd.batch, cmd.who, (x) => x.quarantines.size > 0) : this.batchAt(cmd.batch);
+        // Regulators of the batch's markets (for a lift, those whose jurisdiction holds a quarantine), the producer for a recall.
+        const ofMarkets = this.regulators().filter((r) => !b || b.markets.includes(m.members.get(r)!.jurisdiction));
+        const holding = b ? ofMarkets.filter((r) => b.quarantines.has(m.members.get(r)!.jurisdiction)) : [];
+        const right =
+          cmd.k === "recall"
+            ? [...ofMarkets, ...(b ? [b.producer, m.products.get(b.gtin)!.owner] : [])]
+            : cmd.k === "lift" && holding.length > 0 && cmd.who.n % 4 !== 0
+              ? holding
+              : cmd.who.n % 4 !== 0 && ofMarkets.length > 0
+                ? ofMarkets
+                : this.regulators();
         const a = this.actor(cmd.who, right);
         const fn = cmd.k === "lift" ? "liftQuarantine" : cmd.k;
         return {
@@ -790,11 +855,11 @@ class Runner {
         };
       }
       case "gov":
-        return this.planGov(cmd.g);
+        return this.planGovAction(cmd.g);
     }
   }
 
-  private planGov(g: Gov): Plan | "skip" {
+  private planGovAction(g: Gov): Omit<Plan, "kind"> | "skip" {
     const m = this.model;
     m.now = this.clock + 2; // the action runs in the execute transaction, the third block
     const c = this.fx.consortium.interface;
@@ -931,7 +996,7 @@ class Runner {
       }
     }
     const predicted = plan.outcome.error ?? "success";
-    if (STATS) count(cmd.k === "gov" ? `gov.${cmd.g.a}` : cmd.k, failure ?? "success");
+    if (STATS) count(plan.kind, failure ?? "success");
     this.trace.push(`${index}: ${plan.describe} → ${failure ?? "success"}${failure === plan.outcome.error ? "" : ` (model: ${predicted})`}`);
     if ((failure ?? null) !== plan.outcome.error) {
       throw new InvariantViolation(MODEL.outcome, `the chain answered ${failure ?? "success"}, the model predicted ${predicted}`);
