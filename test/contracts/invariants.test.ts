@@ -13,8 +13,8 @@
  *   `holdsUnits` (held packs, per holder) and `packState` (all others), containers, balances,
  *   pending shipments, statuses, members.
  *
- * The world: three batches (a serialised batch of 46 packs in cases of 6 and pallets of 4 cases,
- * so the last case and pallet are short; a serialised batch without cases marketed in FR only; a
+ * The world: three batches (a serialised batch of 46 packs in cases of 5 and pallets of 4 cases,
+ * so the last case has 1 pack and the last pallet 2 cases; a serialised batch without cases marketed in FR only; a
  * batch without serials marketed in DE only), seeded custody and pending shipments, two licences
  * that lapse inside the sequences (one at an odd second, one at midnight), a batch that expires
  * on day 3 and one on day 12. Actions: ship by pallets, cases, unit ranges and single packs (also
@@ -93,9 +93,12 @@ type Name = (typeof NAMES)[number];
 
 /** Custody the fixture sets up before every sequence; the model replays it. */
 const SEED_CUSTODY: { batch: number; from: Name; to: Name; what: Item[] | number; accept: boolean }[] = [
+  // A: pallet 0 sealed at the distributor, pallet 2 sealed at the producer, pallet 1 opened by the
+  // producer, case 4 opened by distributor2 with three of its packs loose at the pharmacy, case 5 in transit.
   { batch: 0, from: "producer", to: "distributor", what: [pallets(0)], accept: true },
-  { batch: 0, from: "distributor", to: "pharmacy", what: [cases(1)], accept: true },
-  { batch: 0, from: "producer", to: "distributor2", what: [cases(5)], accept: false },
+  { batch: 0, from: "producer", to: "distributor2", what: [cases(4)], accept: true },
+  { batch: 0, from: "distributor2", to: "pharmacy", what: [units(20, 3)], accept: true },
+  { batch: 0, from: "producer", to: "distributor", what: [cases(5)], accept: false },
   { batch: 1, from: "producer2", to: "distributor", what: [units(0, 8)], accept: true },
   { batch: 1, from: "distributor", to: "pharmacy2", what: [units(2, 3)], accept: true },
   { batch: 2, from: "producer", to: "distributor", what: 10, accept: true },
@@ -109,7 +112,7 @@ async function propertiesFixture() {
   await time.increaseTo(day * DAY + 9 * 3600);
   const at = { ...sys, today: day };
   const batches = [
-    await mintBatch(at, { lot: "PROP-A", units: 46, unitsPerCase: 6, casesPerPallet: 4, expiryInDays: 12 }),
+    await mintBatch(at, { lot: "PROP-A", units: 46, unitsPerCase: 5, casesPerPallet: 4, expiryInDays: 12 }),
     await mintBatch(at, { lot: "PROP-B", units: 20, gtin: GTIN2, markets: ["FR"], expiryInDays: 2, by: sys.producer2 }),
     await mintBatch(at, { lot: "PROP-C", units: 30, serialised: false, markets: ["DE"], expiryInDays: 5 }),
   ];
@@ -367,6 +370,8 @@ class Runner {
   clock: number;
   /** Timestamp of the last block the runner had mined. */
   lastBlock: number;
+  /** The step before which governance resumes custody it paused. */
+  resumeAt: number | undefined;
   proposals: number;
 
   constructor(
@@ -621,11 +626,13 @@ class Runner {
           : role === Role.Pharmacy
             ? withRole(Role.Distributor)
             : withRole(Role.Distributor);
-    // Mostly a partner the flow table allows by role and that can receive now; else anyone.
-    const partners = n % 8 < 6 && active(all).length > 0 ? active(all) : all;
-    if (n % 8 < 7 && partners.length > 0) return partners[(n >> 3) % partners.length];
+    // Mostly a partner the flow table allows by role and that can receive now; else any partner by
+    // role, any member holding stock (flows the table refuses), or anyone at all.
+    const stockMembers = this.accounts.filter((x) => x !== actor && isStock(m.members.get(x)?.role ?? Role.None));
     const anyone = [...this.accounts, ZERO, this.tokenAddress, this.fx.spareKeys[0]];
-    return anyone[(n >> 3) % anyone.length];
+    const choice = n % 8;
+    const pool = choice < 4 && active(all).length > 0 ? active(all) : choice < 5 && all.length > 0 ? all : choice < 7 ? stockMembers : anyone;
+    return pool[(n >> 3) % pool.length];
   }
   private regulators(): string[] {
     return [this.fx.regulator.address, this.fx.foreignRegulator.address];
@@ -970,6 +977,15 @@ class Runner {
   // ─── One step ───────────────────────────────────────────────────────────────────────────────
 
   async step(cmd: Cmd, index: number) {
+    // A pause lasts a few steps: governance resumes custody as it planned to.
+    if (this.resumeAt !== undefined && index >= this.resumeAt) {
+      this.resumeAt = undefined;
+      if (this.model.paused) {
+        this.model.now = this.clock + 2;
+        const data = this.encode("setPaused", [false, ethers.id("incident closed")]);
+        await this.execute({ kind: "gov.pause", describe: "governance resumes custody, as planned", outcome: this.model.setPaused(false), txs: this.govTxs(this.tokenAddress, data) }, `${index}′`);
+      }
+    }
     if (cmd.k === "time") {
       if (STATS) count(`time.${cmd.mode}`, "done");
       this.trace.push(`${index}: time — ${this.advance(cmd.mode, cmd.n)}`);
@@ -977,6 +993,12 @@ class Runner {
     }
     const plan = this.plan(cmd);
     if (plan === "skip") return;
+    await this.execute(plan, String(index));
+    if (cmd.k === "gov" && cmd.g.a === "pause" && this.model.paused) this.resumeAt = index + 1 + ((cmd.g.n >> 3) % 6);
+  }
+
+  /** Sends a plan's transactions, compares the outcome with the prediction and checks the invariants. */
+  private async execute(plan: Plan, index: string) {
     const where = `step ${index} (${plan.describe})`;
     const mined: { receipt: RawReceipt; key: string; timestamp: number }[] = [];
     let failure: string | null = null;
