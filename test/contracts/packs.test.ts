@@ -426,6 +426,21 @@ describe("Pack custody", function () {
       await expectEveryPackAccountedFor(ctx, c);
     });
 
+    it("refuses an empty item list on every pack-state action", async function () {
+      const ctx = await loadFixture(packsFixture);
+      const { batchToken, a, producer } = ctx;
+      const attempts = [
+        () => unpackTx(ctx, producer, a, []),
+        () => decommissionTx(ctx, producer, a, [], PackState.Destroyed),
+        () => revertTx(ctx, producer, a, []),
+        () => lockTx(ctx, producer, a, []),
+        () => unlockTx(ctx, producer, a, producer, []),
+      ];
+      for (const attempt of attempts) {
+        await expect(attempt()).to.be.revertedWithCustomError(batchToken, "BatchTokenItemsRequired").withArgs(a.batchId);
+      }
+    });
+
     it("refuses items on a batch without serials, and a serialised shipment without items", async function () {
       const ctx = await loadFixture(packsFixture);
       const { batchToken, a, producer, distributor } = ctx;

@@ -12,6 +12,8 @@ import { systemAt } from "../fixtures/chain";
 import { relayConfig, startChain, tempDir, testLogger, who, type Chain } from "../api/relay/stack";
 
 const ADMIN = "admin-token-for-the-demo-test-0123";
+/** The batch's ledger events in the story, pallet and case openings and the withdrawn attempts' absence included. */
+const HISTORY_LENGTH = 18;
 
 /** `hardhat run scripts/demo.ts --network anvil` against `chain`, with the service at `serviceUrl`. */
 function runDemoScript(chain: Chain, env: Record<string, string>): Promise<{ code: number | null; out: string }> {
@@ -80,11 +82,12 @@ describe("the traceability demo, through the relay and read service", function (
     it("lands every member action through the relay, signed or custodial, each mined", function () {
       expect(result.requests.map((r) => `${r.step}:${r.via}`)).to.deep.equal([
         "mint:signed",
-        "ship 2:signed",
-        "accept 2:signed",
         "ship 3:signed",
-        "accept 3:custodial",
+        "accept 3:signed",
+        "ship 4:signed",
+        "accept 4:custodial",
         ...result.dispensedSerials.map((s) => `dispense ${s}:custodial`),
+        "report stolen:signed",
         "quarantine:signed",
         "recall:signed",
       ]);
@@ -92,18 +95,23 @@ describe("the traceability demo, through the relay and read service", function (
     });
 
     it("ends with the custody the story describes, conserved, recalled", function () {
-      expect(result.balances).to.deep.equal({ producer: 600n, distributor: 300n, pharmacy: 97n });
+      // 500 packs on two pallets to the distributor; a case of 50 and two picked packs to the
+      // pharmacy, which dispensed 3; one pack stolen at the distributor.
+      expect(result.balances).to.deep.equal({ producer: 500n, distributor: 447n, pharmacy: 49n });
+      expect(result.stolen.verdict.verdict).to.equal("stolen");
       expect(result.status).to.equal(3); // Recalled
       expect(result.conserved).to.equal(true);
-      expect(result.history).to.have.length(10);
+      expect(result.history).to.have.length(HISTORY_LENGTH);
       expect(result.history[0]).to.match(/minted 1000 units/);
       expect(result.history.at(-1)).to.match(/RECALLED/);
     });
 
     it("has the relay refuse the forged serial, the second dispense and the shipment after the recall, by the contract's error", function () {
       expect(result.refused).to.deep.equal([
+        { action: "register a foreign GTIN", error: "BatchTokenNotBrandOwner" },
         { action: "dispense forged serial", error: "BatchTokenInvalidUnitProof" },
         { action: "dispense same serial twice", error: "BatchTokenUnitAlreadyDispensed" },
+        { action: "dispense a pack held elsewhere", error: "BatchTokenNotHolder" },
         { action: "ship after recall", error: "BatchTokenFlowNotAllowed" },
       ]);
     });
@@ -131,9 +139,9 @@ describe("the traceability demo, through the relay and read service", function (
       const run = await runDemoScript(chain, { DEMO_SERVICE_URL: serviceUrl, DEMO_CUSTODIAL_API_KEY: apiKey });
       expect(run.code, run.out).to.equal(0);
       expect(run.out).to.contain(`through the service at ${serviceUrl}`);
-      expect(run.out).to.match(/10 requests went through the relay \(6 signed by their members, 4 with the pharmacy's API key\), each followed to mined/);
+      expect(run.out).to.match(/11 requests went through the relay \(7 signed by their members, 4 with the pharmacy's API key\), each followed to mined/);
       expect(run.out).to.contain("refused by the relay before it reached the chain (422 CALL_REVERTED): BatchTokenFlowNotAllowed");
-      expect(run.out).to.contain("Conservation (minted = held + in transit + dispensed + written off): holds");
+      expect(run.out).to.contain("Conservation (minted = held + in transit + out of circulation; each member's packs = its balance): holds");
       expect(run.out).to.match(/a pack the pharmacy dispensed, then recalled: \(01\)09506000134352\(17\)\d{6}\(10\)DEMO-[^(]+\(21\)\S+\n\s+→ "Do not use — recalled on \d{4}-\d{2}-\d{2}", dispensed on \d{4}-\d{2}-\d{2}/);
     });
 
