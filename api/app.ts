@@ -178,7 +178,7 @@ export async function buildApp(config: AppConfig, options: BuildAppOptions = {})
     }
     return { ok: true, detail: `chain ${id}, contracts found` };
   });
-  await app.register(healthRoutes);
+  await app.register(healthRoutes, { config });
 
   // ── Write side and read side ──
   if (config.env.RELAY_ENABLED) await app.register(relay, { config });

@@ -1,6 +1,7 @@
 import { getAddress, type EventFragment } from "ethers";
 import { batchTokenInterface } from "../chain/logs";
 import { LEDGER_EVENT_NAMES, type LedgerEvent, type LedgerEventName } from "../domain/ledger-events";
+import { redactNodeDetails } from "../chain/redact";
 
 /**
  * Raw JSON-RPC reads for the indexer and the audit task: eth_getLogs over a block range with the
@@ -138,18 +139,22 @@ export class JsonRpcClient implements RpcSender {
         body: JSON.stringify(single ? payload[0] : payload),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
-      if (!res.ok) throw new Error(`JSON-RPC node at ${this.url} answered HTTP ${res.status}`);
+      if (!res.ok) throw new Error(`the JSON-RPC node answered HTTP ${res.status}`);
       const body = (await res.json()) as RpcAnswer | RpcAnswer[];
       const answers = new Map((Array.isArray(body) ? body : [body]).map((a) => [a.id, a]));
       calls.forEach((c, i) => {
         const a = answers.get(ids[i]);
-        if (!a) c.reject(new Error(`no answer to ${c.method} from ${this.url}`));
+        if (!a) c.reject(new Error(`no answer to ${c.method} from the node`));
         else if (a.error) c.reject(Object.assign(new Error(`${c.method}: ${a.error.message}`), { code: a.error.code, data: a.error.data }));
         else c.resolve(a.result);
       });
     } catch (err) {
       const e = err as Error;
-      const message = e.name === "TimeoutError" ? `no answer from ${this.url} within ${this.timeoutMs} ms` : `${e.message}${(e as { cause?: Error }).cause ? ` (${(e as { cause?: Error }).cause!.message})` : ""}`;
+      // The message reaches /ready and /v1/index/status: never the URL (it may hold an API key).
+      const message =
+        e.name === "TimeoutError"
+          ? `no answer from the node within ${this.timeoutMs} ms`
+          : redactNodeDetails(`${e.message}${(e as { cause?: Error }).cause ? ` (${(e as { cause?: Error }).cause!.message})` : ""}`, this.url);
       for (const c of calls) c.reject(new Error(`${c.method}: ${message}`));
     }
   }

@@ -3,6 +3,7 @@ import type { Consortium } from "../../typechain-types";
 import type { LedgerEvent } from "../domain/ledger-events";
 import { getBlockHeader, readLedgerRange, type RpcSender } from "./chain-reader";
 import type { IndexStore } from "./store";
+import { redactNodeDetails } from "../chain/redact";
 
 export interface IndexerOptions {
   provider: RpcSender;
@@ -90,8 +91,10 @@ export class Indexer extends EventEmitter {
       this.backoffMs = this.o.pollMs;
       this.schedule(this.o.pollMs);
     } catch (err) {
-      const message = (err as Error).message.split("\n")[0];
-      if (this.status.lastError !== message) this.o.log?.warn({ err: message }, "indexer: chain read failed; retrying");
+      // lastError is public (/v1/index/status, /ready): no node address in it; the log keeps it all.
+      const raw = (err as Error).message.split("\n")[0];
+      const message = redactNodeDetails(raw);
+      if (this.status.lastError !== message) this.o.log?.warn({ err: raw }, "indexer: chain read failed; retrying");
       this.status.lastError = message;
       this.status.lastErrorAt = Date.now();
       this.emit("error-read", err);

@@ -121,7 +121,9 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
     },
     async (request) => {
       const { chainNonce, nextNonce } = await intake.nextNonce(request.params.address).catch((err: Error) => {
-        throw new ApiError(503, "NODE_UNAVAILABLE", `the chain node is not reachable: ${err.message.split("\n")[0]}`, "retry in a few seconds");
+        // The node's error stays in the log: it names the node's address (configuration).
+        request.log.warn({ err: err.message }, "nonce read failed");
+        throw new ApiError(503, "NODE_UNAVAILABLE", "the chain node is not reachable, so the nonce cannot be read", "retry in a few seconds; /ready shows the node's state");
       });
       return { address: request.params.address, chainNonce: chainNonce.toString(), nextNonce: nextNonce.toString() };
     },

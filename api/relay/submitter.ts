@@ -7,6 +7,7 @@ import { isTransportError, type ChainView } from "./chain-view";
 import { forwarderInterface } from "./policy";
 import { parseRequest, type Outbox, type RequestRow, type TxRow } from "./outbox";
 import type { RelayMetrics } from "./metrics";
+import { redactNodeDetails } from "../chain/redact";
 
 /**
  * The submitter: a pool of relayer keys, each a "lane" with its own local nonce counter and at
@@ -238,11 +239,16 @@ export class Submitter {
     }
   }
 
+  /** The first line of a node error, without the node's address: it is shown on the public /ready. */
+  private nodeError(err: unknown): string {
+    return redactNodeDetails(String((err as Error)?.message ?? err).split("\n")[0], this.o.rpc.url);
+  }
+
   private noteFailure(err: unknown) {
     if (isTransportError(err) || (err as Error)?.name === "NodeUnavailableError") {
       this.nodeOk = false;
       this.nodeFailures++;
-      this.nodeDetail = (err as Error).message.split("\n")[0];
+      this.nodeDetail = this.nodeError(err);
       return;
     }
     this.o.log.error({ err }, "submitter loop error");
@@ -261,7 +267,7 @@ export class Submitter {
     } catch (err) {
       this.nodeOk = false;
       this.nodeFailures++;
-      this.nodeDetail = (err as Error).message.split("\n")[0];
+      this.nodeDetail = this.nodeError(err);
     }
   }
 
