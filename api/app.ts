@@ -55,6 +55,10 @@ export async function buildApp(config: AppConfig, options: BuildAppOptions = {})
     bodyLimit: config.env.BODY_LIMIT_BYTES,
     requestTimeout: config.env.REQUEST_TIMEOUT_MS,
     connectionTimeout: config.env.REQUEST_TIMEOUT_MS * 2,
+    // Off by default: X-Forwarded-For is believed only from the proxies TRUST_PROXY names, else a
+    // client could pick its own rate-limit key. Behind a proxy without it, every client shares
+    // the proxy's address and so one rate limit.
+    trustProxy: config.env.TRUST_PROXY,
     requestIdHeader: "x-request-id",
     genReqId: () => crypto.randomUUID(),
     ajv: { customOptions: { removeAdditional: false } },
