@@ -19,6 +19,7 @@ import metricsPlugin from "./plugins/metrics";
 import readinessPlugin from "./plugins/readiness";
 import healthRoutes from "./routes/health";
 import relay from "./relay";
+import { MAX_WAIT_SECONDS } from "./relay/schemas";
 import read from "./read";
 
 export interface BuildAppOptions {
@@ -53,8 +54,11 @@ export async function buildApp(config: AppConfig, options: BuildAppOptions = {})
             serializers: { req: requestForLog },
           },
     bodyLimit: config.env.BODY_LIMIT_BYTES,
+    // requestTimeout bounds receiving a request (slow clients); connectionTimeout is the socket's
+    // idle timeout, and a long-poll (GET /v1/requests/:id?wait=N) is idle while it waits: at
+    // 2 × REQUEST_TIMEOUT_MS (30 s by default) it cut every ?wait=30 at the moment it was due.
     requestTimeout: config.env.REQUEST_TIMEOUT_MS,
-    connectionTimeout: config.env.REQUEST_TIMEOUT_MS * 2,
+    connectionTimeout: Math.max(config.env.REQUEST_TIMEOUT_MS * 2, (MAX_WAIT_SECONDS + 15) * 1000),
     // Off by default: X-Forwarded-For is believed only from the proxies TRUST_PROXY names, else a
     // client could pick its own rate-limit key. Behind a proxy without it, every client shares
     // the proxy's address and so one rate limit.
