@@ -16,7 +16,7 @@ import type { AppConfig } from "./config";
 import { ApiError, type ErrorBody } from "./errors";
 import chainPlugin from "./plugins/chain";
 import metricsPlugin from "./plugins/metrics";
-import readinessPlugin from "./plugins/readiness";
+import readinessPlugin, { cachedCheck } from "./plugins/readiness";
 import healthRoutes from "./routes/health";
 import relay from "./relay";
 import { MAX_WAIT_SECONDS } from "./relay/schemas";
@@ -174,18 +174,26 @@ export async function buildApp(config: AppConfig, options: BuildAppOptions = {})
 
   // ── Application plugins ──
   await app.register(readinessPlugin);
-  await app.register(metricsPlugin);
+  await app.register(metricsPlugin, { rateLimitPerMinute: config.env.OPS_RATE_PER_MINUTE });
   await app.register(chainPlugin, { config });
-  app.readiness.set("chain", async () => {
-    const id = BigInt(await app.chain.provider.send("eth_chainId", []));
-    if (id !== app.chain.chainId) return { ok: false, detail: `node is on chain ${id}, configured CHAIN_ID is ${app.chain.chainId}` };
-    for (const [name, address] of Object.entries(app.chain.addresses)) {
-      if ((await app.chain.provider.getCode(address)) === "0x") {
-        return { ok: false, detail: `no code for ${name} at ${address}: the chain was reset or the addresses are wrong` };
+  app.readiness.set(
+    "chain",
+    cachedCheck(async () => {
+      const [chainId, ...codes] = await Promise.all([
+        app.chain.provider.send("eth_chainId", []) as Promise<string>,
+        ...Object.values(app.chain.addresses).map((address) => app.chain.provider.getCode(address)),
+      ]);
+      const id = BigInt(chainId);
+      if (id !== app.chain.chainId) return { ok: false, detail: `node is on chain ${id}, configured CHAIN_ID is ${app.chain.chainId}` };
+      const names = Object.keys(app.chain.addresses);
+      const missing = codes.findIndex((code) => code === "0x");
+      if (missing >= 0) {
+        const name = names[missing] as keyof typeof app.chain.addresses;
+        return { ok: false, detail: `no code for ${name} at ${app.chain.addresses[name]}: the chain was reset or the addresses are wrong` };
       }
-    }
-    return { ok: true, detail: `chain ${id}, contracts found` };
-  });
+      return { ok: true, detail: `chain ${id}, contracts found` };
+    }, config.env.READY_CACHE_MS),
+  );
   await app.register(healthRoutes, { config });
 
   // ── Write side and read side ──

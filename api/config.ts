@@ -38,6 +38,14 @@ export const baseEnvSchema = z.object({
       return parsed;
     })
     .describe("which reverse proxies' X-Forwarded-For is believed for the client address (rate limits, logs); false = none"),
+  READY_CACHE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(1_000)
+    .describe("how long /ready reuses the answers of its node and storage checks (in-memory checks are always fresh)"),
+  OPS_RATE_PER_MINUTE: z.coerce.number().int().min(1).default(600).describe("requests per minute one client address may make to /ready and to /metrics"),
 });
 
 /**

@@ -1,6 +1,7 @@
 import fp from "fastify-plugin";
 import { HDNodeWallet, Mnemonic, keccak256 } from "ethers";
 import type { AppConfig } from "../config";
+import { cachedCheck } from "../plugins/readiness";
 import { ConfigError } from "../config";
 import { ChainView } from "./chain-view";
 import { CustodialStore } from "./custodial";
@@ -112,15 +113,25 @@ export default fp(
       timer.unref();
     };
 
-    app.readiness.set("outbox", async () => {
+    // The write probe (a synced SQLite commit) and the chain identity (two node calls) are reused
+    // for READY_CACHE_MS; the counts and the submitter's state are in memory and always fresh.
+    const probe = cachedCheck(async () => {
       outbox.probeWrite();
+      return { ok: true, detail: "writable" };
+    }, env.READY_CACHE_MS);
+    app.readiness.set("outbox", async () => {
+      const written = await probe();
+      if (!written.ok) return written;
       const c = outbox.counts();
       return { ok: true, detail: `writable; ${c.queued} queued, ${c.submitted} submitted, ${c.mined} mined, ${c.failed} failed` };
     });
-    app.readiness.set("relayChain", async () => {
-      await checkChain();
-      return chainIssue ? { ok: false, detail: chainIssue } : { ok: true, detail: "genesis and forwarder code match the outbox" };
-    });
+    app.readiness.set(
+      "relayChain",
+      cachedCheck(async () => {
+        await checkChain();
+        return chainIssue ? { ok: false, detail: chainIssue } : { ok: true, detail: "genesis and forwarder code match the outbox" };
+      }, env.READY_CACHE_MS),
+    );
     app.readiness.set("submitter", async () => submitter.status());
 
     await app.register(relayRoutes, { config, intake, outbox, custodial });

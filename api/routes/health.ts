@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { AppConfig } from "../config";
 import { redactNodeDetails } from "../chain/redact";
+import { errorBodySchema } from "../errors";
 
 const checkSchema = z.object({ ok: z.boolean(), detail: z.string() });
 const readySchema = z.object({ ready: z.boolean(), checks: z.record(z.string(), checkSchema) });
@@ -48,10 +49,13 @@ const healthRoutes: FastifyPluginAsyncZod<{ config: AppConfig }> = async (app, {
   app.get(
     "/ready",
     {
+      // Per client address (TRUST_PROXY says which): load balancers probe every few seconds.
+      config: { rateLimit: { max: config.env.OPS_RATE_PER_MINUTE, timeWindow: "1 minute" } },
       schema: {
         tags: ["operations"],
-        summary: "Readiness: chain reachable, contracts found, storage writable",
-        response: { 200: readySchema, 503: readySchema },
+        summary: "Readiness: chain reachable, contracts found, storage writable, relayer lanes moving",
+        description: `Checks that ask the node or write to disk are answered from the last run when it is younger than READY_CACHE_MS (${config.env.READY_CACHE_MS} ms).`,
+        response: { 200: readySchema, 503: readySchema, 429: errorBodySchema },
       },
     },
     async (_request, reply) => {
