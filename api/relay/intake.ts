@@ -4,7 +4,7 @@ import { NodeUnavailableError, type ChainView } from "./chain-view";
 import type { RpcClient } from "./rpc";
 import { checksum, forwardRequestDigest, type ForwardRequestData } from "./forward-request";
 import type { SignerRecovery } from "./recovery";
-import { DuplicateNonceError, type Outbox, type RequestRow } from "./outbox";
+import { DuplicateNonceError, scopeIdempotencyKey, type Outbox, type RequestRow } from "./outbox";
 import { ROLE_NAMES, checkCall, consortiumInterface } from "./policy";
 import type { Submitter } from "./submitter";
 import type { RelayMetrics } from "./metrics";
@@ -13,9 +13,14 @@ import type { RequestStatus, SubmitBody } from "./schemas";
 
 /**
  * Request intake: every check a request must pass before it is written to the outbox, in order
- * of cost — schema (done by the route), static checks, signature (native, no I/O), per-member
- * rate limit, membership and nonce (cached chain reads), simulation (one eth_call) — then the
- * durable insert. Each refusal is an ApiError with a stable code and a hint.
+ * of cost — schema (done by the route), static checks, signature (native, no I/O), the member's
+ * idempotency key, deadline, per-member rate limit, membership and nonce (cached
+ * chain reads), simulation (one eth_call) — then the durable insert. Each refusal is an ApiError
+ * with a stable code and a hint.
+ *
+ * Nothing that depends on who the signer is (its idempotency keys, its rate) is looked
+ * at before the signature proves it: an idempotency key looked up first could be probed, and
+ * taken, by anyone who named it.
  */
 
 export interface IntakeOptions {
@@ -117,7 +122,7 @@ export class Intake {
     if (this.chainIssue) this.refuse(503, "CHAIN_RESET", this.chainIssue, "the operators must redeploy or reconfigure the relay; nothing is accepted meanwhile");
     if (this.queuedCount() >= env.RELAY_MAX_QUEUE) this.refuse(503, "QUEUE_FULL", `the relay has ${env.RELAY_MAX_QUEUE} requests queued`, "retry later");
 
-    const idem = opts.idempotencyKey ?? body.idempotencyKey;
+    const clientKey = opts.idempotencyKey ?? body.idempotencyKey;
     if (opts.idempotencyKey && body.idempotencyKey && opts.idempotencyKey !== body.idempotencyKey) {
       this.refuse(400, "IDEMPOTENCY_KEY_MISMATCH", "the Idempotency-Key header and the idempotencyKey field differ", "send one of them, or the same value in both");
     }
@@ -133,10 +138,6 @@ export class Intake {
       signature: r.signature.toLowerCase(),
     };
 
-    if (idem) {
-      const existing = this.o.outbox.byIdempotencyKey(idem);
-      if (existing) return this.replay(existing, request);
-    }
     if (body.chainId !== undefined && BigInt(body.chainId) !== this.o.chainId) {
       this.refuse(422, "WRONG_CHAIN", `the request is for chain ${body.chainId}; this relay serves chain ${this.o.chainId}`, `sign for chainId ${this.o.chainId} (GET /v1/relay/domain)`);
     }
@@ -151,12 +152,6 @@ export class Intake {
     if (!policy.ok) this.refuse(policy.code === "TARGET_NOT_ALLOWED" || policy.code === "SELECTOR_NOT_ALLOWED" ? 403 : 422, policy.code, policy.message, policy.hint);
     const fn = policy.fn;
 
-    const now = BigInt(Math.floor(Date.now() / 1000));
-    if (request.deadline < now) this.refuse(422, "DEADLINE_EXPIRED", `the deadline ${request.deadline} is in the past (now ${now})`, "sign the request again with a later deadline");
-    if (request.deadline < now + BigInt(env.RELAY_MIN_DEADLINE_SECONDS)) {
-      this.refuse(422, "DEADLINE_TOO_CLOSE", `the deadline is less than ${env.RELAY_MIN_DEADLINE_SECONDS} s away`, "give the request more time (e.g. an hour) and sign again");
-    }
-
     if (!opts.skipSignature) {
       const digest = forwardRequestDigest({ chainId: this.o.chainId, verifyingContract: addresses.forwarder }, request);
       const recovered = await this.o.recovery.recover(digest, request.signature);
@@ -169,8 +164,23 @@ export class Intake {
           `sign the ForwardRequest (with its nonce) as ${request.from} under the domain {name "ConsortiumForwarder", version "1", chainId ${this.o.chainId}, verifyingContract ${addresses.forwarder}}`,
         );
       }
-      this.takeToken(request.from.toLowerCase());
     }
+
+    // The signer is proven (or is the custodial member the API key authenticated): its own
+    // namespace of idempotency keys. A retry answers with the original before anything that may
+    // have changed since (deadline, nonce, rate) is judged again.
+    const idem = clientKey ? scopeIdempotencyKey(request.from, clientKey) : undefined;
+    if (idem) {
+      const existing = this.o.outbox.byIdempotencyKey(idem);
+      if (existing) return this.replay(existing, request);
+    }
+
+    const now = BigInt(Math.floor(Date.now() / 1000));
+    if (request.deadline < now) this.refuse(422, "DEADLINE_EXPIRED", `the deadline ${request.deadline} is in the past (now ${now})`, "sign the request again with a later deadline");
+    if (request.deadline < now + BigInt(env.RELAY_MIN_DEADLINE_SECONDS)) {
+      this.refuse(422, "DEADLINE_TOO_CLOSE", `the deadline is less than ${env.RELAY_MIN_DEADLINE_SECONDS} s away`, "give the request more time (e.g. an hour) and sign again");
+    }
+    if (!opts.skipSignature) this.takeToken(request.from.toLowerCase());
 
     const facts = await this.o.view.memberFacts(request.from);
     if (fn.roles === "governor") {

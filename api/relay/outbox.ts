@@ -16,6 +16,9 @@ import type { ForwardRequestData } from "./forward-request";
  * A submitted request may fall back to queued when its transaction was mined without executing it
  * (e.g. another relay consumed an earlier nonce of the same signer first): the forwarder's nonce is
  * the source of truth for "already executed", so a request can never run twice.
+ *
+ * Idempotency keys are scoped per member (stored as `<lower-case signer>:<key>`): one member's key
+ * never meets another's, so nobody can take or probe another member's keys.
  */
 
 export type RequestState = "queued" | "submitted" | "mined" | "failed";
@@ -66,6 +69,11 @@ export interface NewRequest {
   lane: number;
   acceptedBlock: number;
   custodial: boolean;
+}
+
+/** The stored form of a member's idempotency key: scoped by the member, so keys of two members never collide. */
+export function scopeIdempotencyKey(member: string, key: string): string {
+  return `${member.toLowerCase()}:${key}`;
 }
 
 export function serializeRequest(r: ForwardRequestData): string {
@@ -153,6 +161,7 @@ export class Outbox {
       );
     `);
     this.createStateCounts();
+    this.scopeIdempotencyKeys();
     this.stmt = {
       insert: this.db.prepare(
         `INSERT INTO requests (id, idempotency_key, signer, nonce, target, fn, payload, lane, state, accepted_at, accepted_block, custodial)
@@ -214,6 +223,26 @@ export class Outbox {
         END;
       `);
       if (!existed) this.db.exec(`INSERT INTO state_counts (state, n) SELECT state, COUNT(*) FROM requests GROUP BY state`);
+    })();
+  }
+
+  /**
+   * Idempotency keys used to share one namespace (signed requests stored the client's key as
+   * given; custodial ones as custodial:<api key id>:<key>): stored keys are now scoped by member
+   * (scopeIdempotencyKey). Done once per outbox, so a retry across the upgrade still finds its
+   * request. Two custodial keys that now coincide (one member, two API keys, the same client key)
+   * keep the older form for the later one: unreachable, and harmless.
+   */
+  private scopeIdempotencyKeys() {
+    if (this.db.prepare(`SELECT value FROM meta WHERE key = 'idempotencyScope'`).pluck().get() === "member") return;
+    this.db.transaction(() => {
+      this.db.exec(`
+        UPDATE OR IGNORE requests SET idempotency_key = lower(signer) || ':' || substr(idempotency_key, 28)
+          WHERE idempotency_key IS NOT NULL AND custodial = 1 AND idempotency_key GLOB 'custodial:[0-9a-f]*:*' AND substr(idempotency_key, 27, 1) = ':';
+        UPDATE OR IGNORE requests SET idempotency_key = lower(signer) || ':' || idempotency_key
+          WHERE idempotency_key IS NOT NULL AND custodial = 0;
+        INSERT INTO meta (key, value) VALUES ('idempotencyScope', 'member') ON CONFLICT(key) DO UPDATE SET value = excluded.value;
+      `);
     })();
   }
 

@@ -6,7 +6,7 @@ import { ApiError, errorBodySchema, errorResponses } from "../errors";
 import type { AppConfig } from "../config";
 import { FORWARD_REQUEST_TYPES, FORWARDER_NAME, FORWARDER_VERSION, forwardRequestDigest, toJson, type ForwardRequest } from "./forward-request";
 import { statusOf, type Accepted, type Intake } from "./intake";
-import type { Outbox } from "./outbox";
+import { scopeIdempotencyKey, type Outbox } from "./outbox";
 import { ALLOWED_FUNCTIONS, ROLE_NAMES, batchTokenInterface } from "./policy";
 import {
   acceptedSchema,
@@ -180,7 +180,8 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
         const auth = custodialCallers.get(request);
         if (!custodial || !auth) throw custodialOff();
         const idem = request.headers["idempotency-key"] as string | undefined;
-        const idemKey = idem ? `custodial:${auth.keyId}:${idem}` : undefined;
+        // The member's own namespace (the API key authenticated it), shared with its signed requests.
+        const idemKey = idem ? scopeIdempotencyKey(auth.member, idem) : undefined;
         const data = batchTokenInterface.encodeFunctionData(spec.fn, spec.args(request.body as Record<string, unknown>) as unknown[]);
         const signer = await custodial.signer(auth.member);
         const result = await custodial.exclusive(auth.member, async () => {
@@ -203,7 +204,7 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
             data,
           };
           const signature = await signer.signDigest(forwardRequestDigest({ chainId: BigInt(env.CHAIN_ID), verifyingContract: config.addresses.forwarder }, req));
-          return intake.submit({ request: toJson(req, signature) }, { custodial: true, idempotencyKey: idemKey });
+          return intake.submit({ request: toJson(req, signature) }, { custodial: true, idempotencyKey: idem });
         });
         return reply.code(result.duplicate ? 200 : 202).send(accepted(result));
       },
