@@ -153,6 +153,11 @@ export class ChainView {
     return facts;
   }
 
+  /** The forwarder nonce last read for `account`, without asking the node (undefined if not held). */
+  cachedNonce(account: string): bigint | undefined {
+    return this.nonces.get(account.toLowerCase())?.nonce;
+  }
+
   /** The signer's forwarder nonce (cached up to cacheMs unless `fresh`). */
   async forwarderNonce(account: string, fresh = false): Promise<bigint> {
     const key = account.toLowerCase();

@@ -8,7 +8,7 @@ import { CustodialStore } from "./custodial";
 import { nativeCryptoStatus } from "./forward-request";
 import { Intake } from "./intake";
 import { SignerRecovery } from "./recovery";
-import { createRelayMetrics } from "./metrics";
+import { createRelayMetrics, registerLaneMetrics } from "./metrics";
 import { Outbox } from "./outbox";
 import relayRoutes from "./routes";
 import { Submitter } from "./submitter";
@@ -68,11 +68,13 @@ export default fp(
       rebroadcastMs: env.RELAY_REBROADCAST_MS,
       txGasCap: env.RELAY_TX_GAS_CAP,
       enabled: env.RELAY_SUBMITTER_ENABLED,
+      stallMs: env.RELAY_STALL_MS,
     });
     const recovery = new SignerRecovery();
     const intake = new Intake({ env, chainId: app.chain.chainId, addresses: config.addresses, rpc, outbox, view, submitter, metrics, recovery });
     const custodial = env.RELAY_KEYSTORE_PASSPHRASE ? new CustodialStore(outbox.db, config.dataDir, env.RELAY_KEYSTORE_PASSPHRASE, env.RELAY_KEYSTORE_SCRYPT_N) : undefined;
     app.decorate("relay", { outbox, intake, submitter, custodial });
+    registerLaneMetrics(app.metrics, outbox, () => submitter.laneStates());
 
     // ── Chain identity: the genesis hash and the forwarder's code are remembered in the outbox. A
     // different genesis (the chain was reset) or no code (wrong addresses, fresh chain) stops intake

@@ -4,7 +4,7 @@ import { NodeUnavailableError, type ChainView } from "./chain-view";
 import type { RpcClient } from "./rpc";
 import { checksum, forwardRequestDigest, type ForwardRequestData } from "./forward-request";
 import type { SignerRecovery } from "./recovery";
-import { DuplicateNonceError, scopeIdempotencyKey, type Outbox, type RequestRow } from "./outbox";
+import { DuplicateNonceError, MemberQueueFullError, scopeIdempotencyKey, type Outbox, type RequestRow } from "./outbox";
 import { ROLE_NAMES, checkCall, consortiumInterface } from "./policy";
 import type { Submitter } from "./submitter";
 import type { RelayMetrics } from "./metrics";
@@ -14,11 +14,11 @@ import type { RequestStatus, SubmitBody } from "./schemas";
 /**
  * Request intake: every check a request must pass before it is written to the outbox, in order
  * of cost — schema (done by the route), static checks, signature (native, no I/O), the member's
- * idempotency key, deadline, per-member rate limit, membership and nonce (cached
+ * idempotency key, deadline, per-member rate limit and queue depth, membership and nonce (cached
  * chain reads), simulation (one eth_call) — then the durable insert. Each refusal is an ApiError
  * with a stable code and a hint.
  *
- * Nothing that depends on who the signer is (its idempotency keys, its rate) is looked
+ * Nothing that depends on who the signer is (its idempotency keys, its queue, its rate) is looked
  * at before the signature proves it: an idempotency key looked up first could be probed, and
  * taken, by anyone who named it.
  */
@@ -181,6 +181,12 @@ export class Intake {
       this.refuse(422, "DEADLINE_TOO_CLOSE", `the deadline is less than ${env.RELAY_MIN_DEADLINE_SECONDS} s away`, "give the request more time (e.g. an hour) and sign again");
     }
     if (!opts.skipSignature) this.takeToken(request.from.toLowerCase());
+    // Before any chain read: a member at its depth costs one in-memory-indexed lookup, nothing more.
+    const live = this.o.outbox.liveCount(request.from);
+    if (live >= env.RELAY_MAX_QUEUED_PER_MEMBER) {
+      const lane = this.o.submitter.knownLane(request.from);
+      if (lane === undefined || !this.o.outbox.fillsGap(lane, request.from, request.nonce)) this.memberQueueFull(request.from, live);
+    }
 
     const facts = await this.o.view.memberFacts(request.from);
     if (fn.roles === "governor") {
@@ -245,8 +251,10 @@ export class Intake {
         lane,
         acceptedBlock: await this.acceptedBlock(),
         custodial: !!opts.custodial,
+        maxLiveForSigner: env.RELAY_MAX_QUEUED_PER_MEMBER,
       });
     } catch (err) {
+      if (err instanceof MemberQueueFullError) this.memberQueueFull(request.from, err.live);
       if (err instanceof DuplicateNonceError) {
         this.refuse(409, "NONCE_ALREADY_QUEUED", `a request with nonce ${request.nonce} of ${request.from} is already at this relay`, "GET /v1/nonces/{address} and sign again with nextNonce");
       }
@@ -257,6 +265,28 @@ export class Intake {
     this.queued.n++;
     this.o.submitter.notify(lane);
     return { row, duplicate: false };
+  }
+
+  /**
+   * 429 MEMBER_QUEUE_FULL: the member has RELAY_MAX_QUEUED_PER_MEMBER requests not yet on chain.
+   * The hint names a nonce gap when that is why they wait (read from what the relay holds: the
+   * cached forwarder nonce and the outbox, no node call).
+   */
+  private memberQueueFull(signer: string, live: number): never {
+    const max = this.o.env.RELAY_MAX_QUEUED_PER_MEMBER;
+    const chainNonce = this.o.view.cachedNonce(signer);
+    const lane = this.o.submitter.knownLane(signer);
+    const lowest = lane === undefined ? undefined : this.o.outbox.minQueuedNonce(lane, signer);
+    const gap = chainNonce !== undefined && lowest !== undefined && BigInt(lowest) > chainNonce && !this.o.outbox.liveRequest(signer, chainNonce);
+    this.refuse(
+      429,
+      "MEMBER_QUEUE_FULL",
+      `${signer} has ${live} requests not yet on chain at this relay; the most one member may have is ${max}`,
+      gap
+        ? `your requests wait behind a nonce gap: nonce ${chainNonce} is missing (your lowest queued nonce is ${lowest}); submit nonce ${chainNonce} (GET /v1/nonces/{address}) or let the queued ones expire`
+        : "wait until some of your requests are mined (GET /v1/requests/{id}?wait=30), then send more",
+      { live, max },
+    );
   }
 
   /** Same idempotency key again: the same request gets its original answer, a different one a conflict. */
