@@ -4,6 +4,7 @@ import { Interface, toQuantity } from "ethers";
 import { RpcError, type RpcClient } from "./rpc";
 import { REPO_ROOT, type SystemAddresses } from "../chain/addresses";
 import { consortiumInterface, decodeRevert, forwarderInterface } from "./policy";
+import { LruCache } from "./lru";
 
 /**
  * Reads the relay needs from the chain, with short caches. Both cached facts only ever get
@@ -11,11 +12,17 @@ import { consortiumInterface, decodeRevert, forwarderInterface } from "./policy"
  * let through a request the chain then refuses at execution, where the outcome is recorded as
  * failed with its decoded reason. RELAY_MEMBER_CACHE_MS bounds that window (default 2 s); intake
  * reads the nonce fresh (forwarderNonce(account, true)) and uses the cache for roles only.
+ *
+ * Every cache is bounded (RELAY_ADDRESS_CACHE_SIZE entries, least recently used first out): anyone
+ * can sign with a fresh key, and each such request used to leave entries behind for good.
  */
 
 export interface MemberFacts {
+  /** Consortium.activeRole: None (0) unless the member is active and its licence valid. */
   role: number;
   governor: boolean;
+  /** The register's MemberStatus (None 0, Active 1, Suspended 2, Revoked 3): tells "not a member" from "not active". */
+  status: number;
 }
 
 export class NodeUnavailableError extends Error {
@@ -33,6 +40,11 @@ export function isTransportError(err: unknown): boolean {
   if (e?.code === "TIMEOUT" || e?.code === "NETWORK_ERROR" || e?.code === "SERVER_ERROR") return true;
   const msg = String(e?.message ?? "");
   return /ECONNREFUSED|ECONNRESET|fetch failed|socket hang up|EPIPE|ETIMEDOUT|other side closed|timeout/i.test(msg);
+}
+
+/** Member.status: the second word of Consortium.member()'s ABI-encoded record (role, status, …). */
+function statusWord(memberHex: string): number {
+  return Number(BigInt("0x" + (memberHex.slice(2 + 64, 2 + 128) || "0")));
 }
 
 function toBlockTag(tag: string | number): string {
@@ -53,6 +65,10 @@ function loadSimulator(): { iface: Interface; code: string } | undefined {
 
 /** Most calls and gas in one batched simulation (well under the eth_call gas caps nodes apply, e.g. geth's 50 M). */
 const SIM_BATCH_CALLS = 64;
+/** Gas for each view call of a batched membership read (a few storage reads each). */
+const READ_CALL_GAS = 200_000n;
+/** Accounts per batched membership read: three view calls each. */
+const READ_BATCH_ACCOUNTS = Math.floor(SIM_BATCH_CALLS / 3);
 const SIM_BATCH_GAS = 25_000_000n;
 /** Gas the simulator spends around each call (self-call, copying, the Outcome revert). */
 const SIM_CALL_OVERHEAD = 40_000n;
@@ -79,6 +95,19 @@ export function encodeForwardedCalls(requests: SimulatedRequest[]): string {
   return word(32) + word(tuples.length) + head + tuples.join("");
 }
 
+/** An {Outcome} revert of the RelaySimulator: whether the call succeeded, the gas it used, what it returned. */
+export function parseOutcome(data: string, outcomeSelector: string): { success: boolean; gasUsed: bigint; returnData: string } | undefined {
+  // Outcome(bool success, uint256 gasUsed, bytes returnData): selector, two words, offset, length, bytes.
+  const hex = data.slice(2);
+  if (hex.length < 8 + 5 * 64 || "0x" + hex.slice(0, 8) !== outcomeSelector) return undefined;
+  const length = Number(BigInt("0x" + hex.slice(8 + 192, 8 + 256)));
+  return {
+    success: hex.slice(8 + 63, 8 + 64) === "1",
+    gasUsed: BigInt("0x" + hex.slice(8 + 64, 8 + 128)),
+    returnData: "0x" + hex.slice(8 + 256, 8 + 256 + length * 2),
+  };
+}
+
 /** Decodes an ABI-encoded `bytes[]` return value into 0x hex strings. */
 export function decodeBytesArray(raw: string): string[] {
   const hex = raw.slice(2);
@@ -102,14 +131,24 @@ export class ChainView {
   private readonly simulateSelector = this.simulator?.iface.getFunction("simulate")!.selector ?? "";
   private readonly outcomeSelector = this.simulator?.iface.getError("Outcome")!.selector ?? "";
   private simQueue: { request: SimulatedRequest; resolve: (r: SimulationResult) => void; reject: (e: unknown) => void }[] = [];
-  private readonly members = new Map<string, { facts: MemberFacts; at: number }>();
-  private readonly nonces = new Map<string, { nonce: bigint; at: number }>();
+  private readQueue: { account: string; resolve: (f: MemberFacts) => void; reject: (e: unknown) => void }[] = [];
+  private readonly members: LruCache<string, MemberFacts>;
+  private readonly nonces: LruCache<string, { nonce: bigint; at: number }>;
 
   constructor(
     readonly rpc: RpcClient,
     readonly addresses: SystemAddresses,
     private readonly cacheMs: number,
-  ) {}
+    cacheSize = 10_000,
+  ) {
+    this.members = new LruCache(cacheSize, cacheMs);
+    this.nonces = new LruCache(cacheSize);
+  }
+
+  /** Entries held by each cache (a metric: they must stay bounded whatever the traffic). */
+  cacheSizes(): { members: number; nonces: number } {
+    return { members: this.members.size, nonces: this.nonces.size };
+  }
 
   /**
    * eth_call through the lean batched RpcClient: ethers' provider.call() managed ≈ 850 calls/s
@@ -136,26 +175,82 @@ export class ChainView {
     return p;
   }
 
+  /**
+   * A signer's active role, governor flag and register status. The accounts asked for in one
+   * event-loop turn are read in one eth_call (the RelaySimulator at the forwarder's address by
+   * state override, three view calls per account); before, each new signer cost three eth_calls
+   * (activeRole, isGovernor, then member to tell NOT_A_MEMBER from MEMBER_NOT_ACTIVE), so
+   * requests signed with fresh keys put three node calls each on the consortium's node.
+   */
   async memberFacts(account: string): Promise<MemberFacts> {
     const key = account.toLowerCase();
     const hit = this.members.get(key);
-    if (hit && Date.now() - hit.at < this.cacheMs) return hit.facts;
-    return this.shared(`member:${key}`, () => this.readMemberFacts(account, key));
+    if (hit) return hit;
+    return this.shared(`member:${key}`, async () => {
+      const facts = await this.readMemberFacts(account);
+      this.members.set(key, facts);
+      return facts;
+    });
   }
 
-  private async readMemberFacts(account: string, key: string): Promise<MemberFacts> {
-    const [roleHex, govHex] = await Promise.all([
-      this.call(this.addresses.consortium, consortiumInterface.encodeFunctionData("activeRole", [account])),
-      this.call(this.addresses.consortium, consortiumInterface.encodeFunctionData("isGovernor", [account])),
-    ]);
-    const facts: MemberFacts = { role: Number(BigInt(roleHex)), governor: BigInt(govHex) !== 0n };
-    this.members.set(key, { facts, at: Date.now() });
-    return facts;
+  private readMemberFacts(account: string): Promise<MemberFacts> {
+    if (!this.batchedSimulation) return this.readMemberFactsOne(account);
+    return new Promise((resolve, reject) => {
+      this.readQueue.push({ account, resolve, reject });
+      if (this.readQueue.length === 1) setImmediate(() => this.flushReads());
+    });
+  }
+
+  private flushReads() {
+    const queue = this.readQueue;
+    this.readQueue = [];
+    for (let i = 0; i < queue.length; i += READ_BATCH_ACCOUNTS) void this.readBatch(queue.slice(i, i + READ_BATCH_ACCOUNTS));
+  }
+
+  private async readBatch(chunk: typeof this.readQueue) {
+    const consortium = this.addresses.consortium;
+    const calls = chunk.flatMap(({ account }) =>
+      (["activeRole", "isGovernor", "member"] as const).map((fn) => ({ from: account, to: consortium, data: consortiumInterface.encodeFunctionData(fn, [account]), gas: READ_CALL_GAS, value: 0n })),
+    );
+    let outcomes: string[];
+    try {
+      const raw = await this.rpc.send<string>("eth_call", [
+        { to: this.addresses.forwarder, data: this.simulateSelector + encodeForwardedCalls(calls), gas: toQuantity(BigInt(calls.length) * (READ_CALL_GAS + SIM_CALL_OVERHEAD) + 200_000n) },
+        "latest",
+        { [this.addresses.forwarder]: { code: this.simulator!.code } },
+      ]);
+      outcomes = decodeBytesArray(raw);
+      this.simulationRefusals = 0;
+    } catch (err) {
+      if (!(err instanceof RpcError) && isTransportError(err)) {
+        for (const item of chunk) item.reject(new NodeUnavailableError(err));
+        return;
+      }
+      if (++this.simulationRefusals >= 3) this.batchedSimulation = false;
+      for (const item of chunk) this.readMemberFactsOne(item.account).then(item.resolve, item.reject);
+      return;
+    }
+    chunk.forEach((item, i) => {
+      const [role, governor, member] = [0, 1, 2].map((k) => (outcomes[i * 3 + k] ? parseOutcome(outcomes[i * 3 + k], this.outcomeSelector) : undefined));
+      if (!role?.success || !governor?.success || !member?.success || role.returnData.length < 66 || governor.returnData.length < 66 || member.returnData.length < 130) {
+        this.readMemberFactsOne(item.account).then(item.resolve, item.reject);
+        return;
+      }
+      item.resolve({ role: Number(BigInt(role.returnData)), governor: BigInt(governor.returnData) !== 0n, status: statusWord(member.returnData) });
+    });
+  }
+
+  /** The same three reads as plain eth_calls (one JSON-RPC batch), for nodes without state overrides. */
+  private async readMemberFactsOne(account: string): Promise<MemberFacts> {
+    const [roleHex, govHex, memberHex] = await Promise.all(
+      (["activeRole", "isGovernor", "member"] as const).map((fn) => this.call(this.addresses.consortium, consortiumInterface.encodeFunctionData(fn, [account]))),
+    );
+    return { role: Number(BigInt(roleHex)), governor: BigInt(govHex) !== 0n, status: statusWord(memberHex) };
   }
 
   /** The forwarder nonce last read for `account`, without asking the node (undefined if not held). */
   cachedNonce(account: string): bigint | undefined {
-    return this.nonces.get(account.toLowerCase())?.nonce;
+    return this.nonces.peek(account.toLowerCase())?.nonce;
   }
 
   /** The signer's forwarder nonce (cached up to cacheMs unless `fresh`). */
@@ -249,13 +344,9 @@ export class ChainView {
   }
 
   private decodeOutcome(data: string, request: SimulatedRequest): SimulationResult | undefined {
-    // Outcome(bool success, uint256 gasUsed, bytes returnData): selector, two words, offset, length, bytes.
-    const hex = data.slice(2);
-    if (hex.length < 8 + 5 * 64 || "0x" + hex.slice(0, 8) !== this.outcomeSelector) return undefined;
-    const success = hex.slice(8 + 63, 8 + 64) === "1";
-    const gasUsed = BigInt("0x" + hex.slice(8 + 64, 8 + 128));
-    const length = Number(BigInt("0x" + hex.slice(8 + 192, 8 + 256)));
-    const returnData = "0x" + hex.slice(8 + 256, 8 + 256 + length * 2);
+    const outcome = parseOutcome(data, this.outcomeSelector);
+    if (!outcome) return undefined;
+    const { success, gasUsed, returnData } = outcome;
     if (success) return { ok: true };
     const decoded = decodeRevert(returnData);
     if (decoded) return { ok: false, ...decoded };

@@ -112,6 +112,20 @@ export const relayEnvSchema = z.object({
     .max(3_600_000)
     .default(30_000)
     .describe("a relayer lane whose ready requests (or whose oldest unmined transaction) waited longer than this is reported stalled on /ready and in the metrics"),
+  RELAY_ADDRESS_CACHE_SIZE: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(10_000_000)
+    .default(10_000)
+    .describe("addresses whose role, forwarder nonce and rate-limit state the relay keeps in memory (least recently used go first; they are read again when next seen)"),
+  RELAY_MAX_LONG_POLLS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1_000_000)
+    .default(10_000)
+    .describe("GET /v1/requests/:id?wait= calls held open at once; past it, the status is answered at once (the client simply asks again)"),
   RELAY_ADMIN_TOKEN: z
     .string()
     .min(24, "must be at least 24 characters")

@@ -8,7 +8,7 @@ import { CustodialStore } from "./custodial";
 import { nativeCryptoStatus } from "./forward-request";
 import { Intake } from "./intake";
 import { SignerRecovery } from "./recovery";
-import { createRelayMetrics, registerLaneMetrics } from "./metrics";
+import { createRelayMetrics, registerCacheMetrics, registerLaneMetrics } from "./metrics";
 import { Outbox } from "./outbox";
 import relayRoutes from "./routes";
 import { Submitter } from "./submitter";
@@ -51,7 +51,7 @@ export default fp(
     const outbox = new Outbox(config.dataDir);
     const metrics = createRelayMetrics(app.metrics, outbox);
     const rpc = new RpcClient(env.CHAIN_RPC_URL);
-    const view = new ChainView(rpc, config.addresses, env.RELAY_MEMBER_CACHE_MS);
+    const view = new ChainView(rpc, config.addresses, env.RELAY_MEMBER_CACHE_MS, env.RELAY_ADDRESS_CACHE_SIZE);
     const submitter = new Submitter({
       rpc,
       chainId: app.chain.chainId,
@@ -69,12 +69,14 @@ export default fp(
       txGasCap: env.RELAY_TX_GAS_CAP,
       enabled: env.RELAY_SUBMITTER_ENABLED,
       stallMs: env.RELAY_STALL_MS,
+      addressCacheSize: env.RELAY_ADDRESS_CACHE_SIZE,
     });
     const recovery = new SignerRecovery();
     const intake = new Intake({ env, chainId: app.chain.chainId, addresses: config.addresses, rpc, outbox, view, submitter, metrics, recovery });
     const custodial = env.RELAY_KEYSTORE_PASSPHRASE ? new CustodialStore(outbox.db, config.dataDir, env.RELAY_KEYSTORE_PASSPHRASE, env.RELAY_KEYSTORE_SCRYPT_N) : undefined;
     app.decorate("relay", { outbox, intake, submitter, custodial });
     registerLaneMetrics(app.metrics, outbox, () => submitter.laneStates());
+    registerCacheMetrics(app.metrics, () => ({ ...view.cacheSizes(), rateLimitBuckets: intake.bucketCount, lanePins: submitter.pinnedSigners }));
 
     // ── Chain identity: the genesis hash and the forwarder's code are remembered in the outbox. A
     // different genesis (the chain was reset) or no code (wrong addresses, fresh chain) stops intake

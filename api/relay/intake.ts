@@ -5,7 +5,8 @@ import type { RpcClient } from "./rpc";
 import { checksum, forwardRequestDigest, type ForwardRequestData } from "./forward-request";
 import type { SignerRecovery } from "./recovery";
 import { DuplicateNonceError, MemberQueueFullError, scopeIdempotencyKey, type Outbox, type RequestRow } from "./outbox";
-import { ROLE_NAMES, checkCall, consortiumInterface } from "./policy";
+import { LruCache } from "./lru";
+import { ROLE_NAMES, checkCall } from "./policy";
 import type { Submitter } from "./submitter";
 import type { RelayMetrics } from "./metrics";
 import type { RelayEnv } from "./config";
@@ -40,13 +41,20 @@ export interface Accepted {
   duplicate: boolean;
 }
 
-/** Token bucket per member: RELAY_MEMBER_RATE_PER_SECOND sustained, RELAY_MEMBER_BURST burst. */
+/**
+ * Token bucket per member: RELAY_MEMBER_RATE_PER_SECOND sustained, RELAY_MEMBER_BURST burst. Held
+ * in a bounded LRU map: a key evicted after a quiet spell comes back with a full bucket, which is
+ * what it would have refilled to anyway.
+ */
 class MemberBuckets {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  readonly buckets: LruCache<string, { tokens: number; at: number }>;
   constructor(
     private readonly rate: number,
     private readonly burst: number,
-  ) {}
+    size: number,
+  ) {
+    this.buckets = new LruCache(size);
+  }
   take(key: string): number | undefined {
     const now = Date.now();
     const b = this.buckets.get(key) ?? { tokens: this.burst, at: now };
@@ -66,7 +74,12 @@ export class Intake {
   private block = { n: 0, at: 0 };
 
   constructor(private readonly o: IntakeOptions) {
-    this.buckets = new MemberBuckets(o.env.RELAY_MEMBER_RATE_PER_SECOND, o.env.RELAY_MEMBER_BURST);
+    this.buckets = new MemberBuckets(o.env.RELAY_MEMBER_RATE_PER_SECOND, o.env.RELAY_MEMBER_BURST, o.env.RELAY_ADDRESS_CACHE_SIZE);
+  }
+
+  /** Rate-limit buckets held (a metric: bounded by RELAY_ADDRESS_CACHE_SIZE). */
+  get bucketCount(): number {
+    return this.buckets.buckets.size;
   }
 
   setChainIssue(issue: string | undefined) {
@@ -193,11 +206,7 @@ export class Intake {
       if (!facts.governor) this.refuse(403, "NOT_A_GOVERNOR", `${request.from} is not a governor; ${fn.name} is for governors`, "ask a governor to submit it");
     } else if (!fn.roles.includes(facts.role)) {
       if (facts.role === 0) {
-        const member = await this.o.rpc
-          .send<string>("eth_call", [{ to: addresses.consortium, data: consortiumInterface.encodeFunctionData("member", [request.from]) }, "latest"])
-          .catch(() => undefined);
-        const status = member ? Number(BigInt("0x" + member.slice(2 + 64, 2 + 128))) : 0;
-        if (status === 0) this.refuse(403, "NOT_A_MEMBER", `${request.from} is not a member of the consortium`, "only admitted members can submit; ask the governors for admission");
+        if (facts.status === 0) this.refuse(403, "NOT_A_MEMBER", `${request.from} is not a member of the consortium`, "only admitted members can submit; ask the governors for admission");
         this.refuse(403, "MEMBER_NOT_ACTIVE", `${request.from} is not an active member (suspended, revoked or licence expired)`, "renew the licence or ask governance for reinstatement");
       }
       this.refuse(
@@ -299,7 +308,7 @@ export class Intake {
   /** The nonce a signer should sign next at this relay. */
   async nextNonce(signer: string): Promise<{ chainNonce: bigint; nextNonce: bigint }> {
     const chainNonce = await this.o.view.forwarderNonce(signer, true);
-    const pending = this.o.outbox.maxPendingNonce(checksum(signer.slice(2).toLowerCase()));
+    const pending = this.o.outbox.maxPendingNonce(checksum(signer.slice(2).toLowerCase()), chainNonce);
     const next = pending !== undefined && BigInt(pending) + 1n > chainNonce ? BigInt(pending) + 1n : chainNonce;
     return { chainNonce, nextNonce: next };
   }

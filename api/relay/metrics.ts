@@ -100,3 +100,16 @@ export function registerLaneMetrics(registry: Registry, outbox: Outbox, lanes: (
   gauge("medtrace_relay_lane_gapped_signers", "Signers on the lane whose queued requests wait behind a nonce gap", (s) => s.gappedSigners);
   gauge("medtrace_relay_lane_queued", "Queued requests assigned to the lane (gapped ones included)", (s, queued) => queued.get(s.index) ?? 0);
 }
+
+/** Entries of each per-address map of the relay: they must stay bounded, whoever signs requests. */
+export function registerCacheMetrics(registry: Registry, caches: () => Record<string, number>) {
+  new Gauge({
+    name: "medtrace_relay_cache_entries",
+    help: "Entries of the relay's per-address state (roles, nonces, rate-limit buckets, lane pins), each bounded by RELAY_ADDRESS_CACHE_SIZE",
+    labelNames: ["cache"],
+    registers: [registry],
+    collect() {
+      for (const [cache, n] of Object.entries(caches())) this.set({ cache }, n);
+    },
+  });
+}

@@ -187,8 +187,12 @@ export class Outbox {
       live: this.db.prepare(
         `SELECT * FROM requests WHERE signer = ? AND nonce = ? AND (state IN ('queued','submitted','mined') OR (state = 'failed' AND success = 0))`,
       ),
+      // Through requests_signer_nonce from the chain nonce up, where only requests not yet on
+      // chain can be: without that bound (and the index's own condition, which lets SQLite use it)
+      // this public lookup (GET /v1/nonces) read every queued and submitted request of everyone.
       maxLiveNonce: this.db.prepare(
-        `SELECT MAX(nonce) AS n FROM requests WHERE signer = ? AND state IN ('queued','submitted')`,
+        `SELECT MAX(nonce) AS n FROM requests
+         WHERE signer = ? AND nonce >= ? AND (state IN ('queued','submitted','mined') OR (state = 'failed' AND success = 0)) AND state IN ('queued','submitted')`,
       ),
       liveLanes: this.db.prepare(`SELECT signer, lane, state FROM requests WHERE state IN ('queued','submitted') GROUP BY signer, lane, state`),
       moveQueued: this.db.prepare(`UPDATE requests SET lane = ? WHERE signer = ? AND state = 'queued' AND lane <> ?`),
@@ -473,9 +477,10 @@ export class Outbox {
     return this.stmt.live.get(signer, Number(nonce)) as RequestRow | undefined;
   }
 
-  /** Highest nonce of signer's requests that are queued or submitted (not yet on chain). */
-  maxPendingNonce(signer: string): number | undefined {
-    const row = this.stmt.maxLiveNonce.get(signer) as { n: number | null };
+  /** Highest nonce of signer's requests that are queued or submitted (not yet on chain); they all lie at or above `chainNonce`. */
+  maxPendingNonce(signer: string, chainNonce: bigint): number | undefined {
+    const from = chainNonce > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(chainNonce);
+    const row = this.stmt.maxLiveNonce.get(signer, from) as { n: number | null };
     return row.n ?? undefined;
   }
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Gauge } from "prom-client";
 import { getAddress } from "ethers";
 import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
@@ -46,6 +47,16 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
   app.addHook("preClose", async () => {
     closing = true;
     outbox.wakeAll();
+  });
+  /** Long-polls held open now: each holds a socket, a timer and a watcher, so their number is bounded. */
+  let longPolls = 0;
+  new Gauge({
+    name: "medtrace_relay_long_polls",
+    help: "GET /v1/requests/:id?wait= calls held open now (at most RELAY_MAX_LONG_POLLS)",
+    registers: [app.metrics],
+    collect() {
+      this.set(longPolls);
+    },
   });
   const writeLimit = { rateLimit: { max: env.RELAY_IP_RATE_PER_MINUTE, timeWindow: "1 minute" } };
   const readLimit = { rateLimit: { max: env.PUBLIC_RATE_LIMIT_PER_MINUTE * 10, timeWindow: "1 minute" } };
@@ -96,9 +107,15 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
       const { id } = request.params;
       const row = outbox.get(id);
       if (!row) throw new ApiError(404, "REQUEST_NOT_FOUND", `no request ${id} at this relay`, "use the id returned by POST /v1/requests, at the relay that accepted it");
-      if (request.query.wait === 0 || row.state === "mined" || row.state === "failed" || closing) return statusOf(row);
+      // Past RELAY_MAX_LONG_POLLS the answer comes at once: the client asks again, nothing is refused.
+      if (request.query.wait === 0 || row.state === "mined" || row.state === "failed" || closing || longPolls >= env.RELAY_MAX_LONG_POLLS) return statusOf(row);
+      longPolls++;
       await new Promise<void>((resolve) => {
+        let finished = false;
         const done = () => {
+          if (finished) return;
+          finished = true;
+          longPolls--;
           clearTimeout(timer);
           cancel();
           reply.raw.off("close", done);
