@@ -128,6 +128,8 @@ interface Lane {
 
 
 const BASE_TX_GAS = 60_000n;
+/** Queued rows first read per signer when a batch is planned (enough for a few stale ones and the head). */
+const HEAD_ROWS = 8;
 const PER_REQUEST_OVERHEAD = 45_000n;
 
 export class Submitter {
@@ -499,7 +501,9 @@ export class Submitter {
     for (const signer of order) {
       const key = signer.toLowerCase();
       let next = lane.signerNext.get(key) ?? (await this.o.view.forwarderNonce(signer, true));
-      const rows = this.o.outbox.queuedOfSigner(lane.index, signer, 0, share);
+      // A few rows tell whether the signer can run (take() reads on only for those that can): a
+      // signer parked behind a gap costs one short read per batch, whatever it has queued.
+      const rows = this.o.outbox.queuedOfSigner(lane.index, signer, 0, HEAD_ROWS);
       let pos = 0;
       // Queued below the next nonce: used on chain already (resolved), or this lane's count is off.
       let reset = false;
@@ -527,7 +531,7 @@ export class Submitter {
           continue;
         }
       }
-      streams.push({ signer, key, next, rows, pos, more: rows.length === share, done: false });
+      streams.push({ signer, key, next, rows, pos, more: rows.length === HEAD_ROWS, done: false });
     }
 
     /** The stream's next request if it continues the signer's sequence (reading more when its share is used up). */
@@ -538,7 +542,9 @@ export class Submitter {
           st.done = true;
           return undefined;
         }
-        const limit = Math.max(share, room);
+        // A fair share at a time (never more than the batch has room for): signers that keep
+        // running get more in later rounds; none is read far past what can be sent.
+        const limit = Math.max(1, Math.min(share, room));
         st.rows = this.o.outbox.queuedOfSigner(lane.index, st.signer, Number(st.next), limit);
         st.pos = 0;
         st.more = st.rows.length === limit;
