@@ -278,7 +278,9 @@ export class Outbox {
   /**
    * Requests not yet on chain (queued or submitted) per signer, kept by triggers like
    * state_counts: intake reads it for every request (RELAY_MAX_QUEUED_PER_MEMBER), and counting
-   * a member's rows would cost as many index steps as it has requests waiting.
+   * a member's rows would cost as many index steps as it has requests waiting. A signer at zero
+   * keeps its row (one per member that ever had a request accepted): deleting it cost a lookup
+   * on every settled request.
    */
   private createSignerCounts() {
     this.db.transaction(() => {
@@ -292,11 +294,9 @@ export class Outbox {
           WHEN (OLD.state IN ('queued', 'submitted')) <> (NEW.state IN ('queued', 'submitted')) BEGIN
           INSERT INTO signer_live (signer, n) VALUES (NEW.signer, CASE WHEN NEW.state IN ('queued', 'submitted') THEN 1 ELSE -1 END)
             ON CONFLICT(signer) DO UPDATE SET n = n + excluded.n;
-          DELETE FROM signer_live WHERE signer = NEW.signer AND n <= 0;
         END;
         CREATE TRIGGER IF NOT EXISTS requests_live_delete AFTER DELETE ON requests WHEN OLD.state IN ('queued', 'submitted') BEGIN
           UPDATE signer_live SET n = n - 1 WHERE signer = OLD.signer;
-          DELETE FROM signer_live WHERE signer = OLD.signer AND n <= 0;
         END;
       `);
       if (!existed) this.db.exec(`INSERT INTO signer_live (signer, n) SELECT signer, COUNT(*) FROM requests WHERE state IN ('queued', 'submitted') GROUP BY signer`);
