@@ -321,6 +321,23 @@ async function main() {
     const latencyOf = (list: typeof mined) => list.map((r) => r.finished_at! - r.accepted_at).sort((a, b) => a - b);
     const withHostile = latencyOf(duringHostile);
     const onHostileLane = latencyOf(duringHostile.filter((r) => r.lane === hostileLane));
+    // The most requests one member had accepted and not yet finished at any moment: what
+    // RELAY_MAX_QUEUED_PER_MEMBER must allow a member sending at this rate.
+    const outstanding = new Map<string, [number, number][]>();
+    for (const r of rows) {
+      const events = outstanding.get(r.signer) ?? [];
+      events.push([r.accepted_at, 1], [r.finished_at ?? Number.MAX_SAFE_INTEGER, -1]);
+      outstanding.set(r.signer, events);
+    }
+    const maxOutstandingPerMember = Math.max(
+      0,
+      ...[...outstanding.values()].map((events) => {
+        let n = 0;
+        let max = 0;
+        for (const [, d] of events.sort((a, b) => a[0] - b[0] || a[1] - b[1])) max = Math.max(max, (n += d));
+        return max;
+      }),
+    );
     const firstAccept = Math.min(...rows.map((r) => r.accepted_at));
     const lastFinish = Math.max(...mined.map((r) => r.finished_at!));
     const metrics = await (await fetch(`${url}/metrics`)).text();
@@ -340,6 +357,7 @@ async function main() {
       p50AcceptToMinedMs: percentile(latencies, 50),
       p95AcceptToMinedMs: percentile(latencies, 95),
       p99AcceptToMinedMs: percentile(latencies, 99),
+      maxOutstandingPerMember,
       p95AcceptToMinedMsWithHostileMember: percentile(withHostile, 95),
       p95AcceptToMinedMsOnHostileLane: percentile(onHostileLane, 95),
       hostileMember: {
@@ -374,6 +392,7 @@ async function main() {
       ["hostile member: requests parked behind a nonce gap / still queued at the end", `${result.hostileMember.parked} / ${result.hostileMember.stillQueuedAtEnd}`, `${HOSTILE} / ${HOSTILE}`],
       ["p95 accept→mined of the other members while it is parked (ms)", result.p95AcceptToMinedMsWithHostileMember, "≤ 3,000"],
       [`  of the member sharing its lane ${result.hostileMember.lane} (ms; ${result.hostileMember.ofThemOnItsLane} requests)`, result.p95AcceptToMinedMsOnHostileLane, "≤ 3,000"],
+      ["most requests of one member not yet finished at once", result.maxOutstandingPerMember, `≤ RELAY_MAX_QUEUED_PER_MEMBER (bench: 2,000)`],
       ["mean batch size", result.meanBatchSize, ""],
       ["mean intake time: checks, simulation, durable insert (ms)", result.meanIntakeMs, ""],
       ["  of which waiting for the node's simulation (ms)", result.meanSimulationMs, ""],
