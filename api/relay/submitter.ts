@@ -428,6 +428,18 @@ export class Submitter {
     }
   }
 
+  /** Reads `signer`'s forwarder nonce in the background when the cached one is older than a poll interval. */
+  private refreshNonce(signer: string) {
+    this.o.view.forwarderNonceMaxAge(signer, this.o.pollMs).then(
+      (nonce) => {
+        // The chain moved past a gap: plan again soon rather than at the next request.
+        const lane = this.lanes[this.knownLane(signer) ?? -1];
+        if (lane && nonce > (lane.signerNext.peek(signer.toLowerCase()) ?? nonce)) this.wake?.();
+      },
+      () => undefined, // node trouble: the health check reports it
+    );
+  }
+
   /** Builds and sends batches for `lane` while it has room under the per-key pending cap. */
   private async fillLane(lane: Lane) {
     if (!this.running || lane.backoffUntil > Date.now()) return;
@@ -523,9 +535,13 @@ export class Submitter {
       const head = BigInt(rows[pos].nonce);
       if (head > next) {
         // A gap: an earlier nonce is still on its way to us, or the chain moved on without us
-        // (another relay, or our in-flight batches were mined). The chain decides.
-        const onChain = await this.o.view.forwarderNonceMaxAge(signer, this.o.pollMs);
-        if (onChain > next) lane.signerNext.set(key, (next = onChain));
+        // (another relay, or our in-flight batches were mined). The chain decides, from the
+        // nonce last read: a fresh read is started for the next plan but not awaited, since the
+        // loop awaits every lane's plan and a node round trip here (hundreds of ms while a block
+        // is sealed) delayed all lanes by it, every poll interval, for as long as the gap lasted.
+        const onChain = this.o.view.cachedNonce(signer);
+        this.refreshNonce(signer);
+        if (onChain !== undefined && onChain > next) lane.signerNext.set(key, (next = onChain));
         if (head !== next) {
           plan.gapped++;
           continue;
