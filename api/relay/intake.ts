@@ -239,9 +239,7 @@ export class Intake {
     if (request.nonce >= chainNonce + BigInt(env.RELAY_NONCE_WINDOW)) {
       this.refuse(422, "NONCE_TOO_FAR", `nonce ${request.nonce} is more than ${env.RELAY_NONCE_WINDOW} ahead of the forwarder's ${chainNonce}`, "GET /v1/nonces/{address} and sign with nextNonce");
     }
-    if (this.o.outbox.liveRequest(request.from, request.nonce)) {
-      this.refuse(409, "NONCE_ALREADY_QUEUED", `a request with nonce ${request.nonce} of ${request.from} is already at this relay`, "GET /v1/nonces/{address} and sign again with nextNonce");
-    }
+    if (this.o.outbox.liveRequest(request.from, request.nonce)) return this.alreadyQueued(request, idem);
     if (!sim.ok) {
       this.o.metrics.reverts.inc({ error: sim.error, stage: "simulation" });
       this.refuse(422, "CALL_REVERTED", `${fn.name} would revert with ${sim.error}`, "fix the call: the error name and arguments say why the contract refuses it", { error: sim.error, args: sim.args });
@@ -264,9 +262,7 @@ export class Intake {
       });
     } catch (err) {
       if (err instanceof MemberQueueFullError) this.memberQueueFull(request.from, err.live);
-      if (err instanceof DuplicateNonceError) {
-        this.refuse(409, "NONCE_ALREADY_QUEUED", `a request with nonce ${request.nonce} of ${request.from} is already at this relay`, "GET /v1/nonces/{address} and sign again with nextNonce");
-      }
+      if (err instanceof DuplicateNonceError) return this.alreadyQueued(request, idem);
       throw err;
     }
     if (row.nonce !== Number(request.nonce) || row.signer !== request.from) return this.replay(row, request);
@@ -296,6 +292,17 @@ export class Intake {
         : "wait until some of your requests are mined (GET /v1/requests/{id}?wait=30), then send more",
       { live, max },
     );
+  }
+
+  /**
+   * The nonce is held by a request already at this relay. A retry that raced its original (same
+   * idempotency key, sent again while the original was still being checked, e.g. after a client
+   * timeout) missed the key lookup but finds the original here: it gets the original's answer.
+   */
+  private alreadyQueued(request: ForwardRequestData & { nonce: bigint }, idem: string | undefined): Accepted {
+    const original = idem ? this.o.outbox.byIdempotencyKey(idem) : undefined;
+    if (original) return this.replay(original, request);
+    this.refuse(409, "NONCE_ALREADY_QUEUED", `a request with nonce ${request.nonce} of ${request.from} is already at this relay`, "GET /v1/nonces/{address} and sign again with nextNonce");
   }
 
   /** Same idempotency key again: the same request gets its original answer, a different one a conflict. */

@@ -59,6 +59,14 @@ describe("adversarial: idempotency keys belong to their member", function () {
     expect((await post({ request: other, idempotencyKey: KEY })).json().error.code).to.equal("IDEMPOTENCY_CONFLICT");
   });
 
+  it("gives a retry that races its original (same key, same request, while the original is still being checked) the original's id, never a 409", async function () {
+    const nonce = (await app.relay.intake.nextNonce(who.distributor.address)).nextNonce;
+    const request = signed(chain.addresses, who.distributor, chain.addresses.batchToken, shipData(batchId, who.pharmacy.address), nonce);
+    const answers = await Promise.all([0, 1, 2, 3].map(() => post({ request, idempotencyKey: "raced-4712" })));
+    expect(answers.map((r) => r.statusCode).filter((s) => s !== 202 && s !== 200), answers.map((r) => r.body).join("\n")).to.deep.equal([]);
+    expect(new Set(answers.map((r) => r.json().id)).size).to.equal(1);
+  });
+
   // Keys are now looked up after the signature; a retry must still get its original answer before
   // anything that may have changed since (here the deadline rule) is judged again.
   it("answers a retry with its original request although, as a new request, it would now be refused (deadline too close)", async function () {
