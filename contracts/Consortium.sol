@@ -14,19 +14,24 @@ import {GS1} from "./libraries/GS1.sol";
  * Design choice — why not OpenZeppelin's Governor: Governor counts token-weighted votes over a
  * voting period and executes only after that period ends (or through a super-quorum extension),
  * needs a votes token with checkpoints, and adds about 20 KB of bytecode. A consortium charter
- * asks for something smaller: "M named governors approve, then it runs, unless it expired". This
- * contract keeps that process to three functions and builds it from audited OpenZeppelin parts:
- * {EnumerableSet} for the governor set, {Address-functionCall} to run an action as a self-call
- * (the `onlyGovernance` pattern Governor itself uses), and {ERC2771Context} so governors and
- * regulators can act through the consortium's {ERC2771Forwarder}.
+ * asks for something smaller: "M named governors approve, then it runs, unless it expired or was
+ * cancelled". This contract keeps that process to a few functions and builds it from audited
+ * OpenZeppelin parts: {EnumerableSet} for the governor set, {Address-functionCall} to run an action
+ * (the `onlyGovernance` self-call pattern Governor itself uses), and {ERC2771Context} so governors
+ * and regulators can act through the consortium's {ERC2771Forwarder}.
  *
  * Security considerations:
  * - Identity comes only from {_msgSender}; the only trusted forwarder is fixed at deployment.
- * - Governance actions run as calls from this contract to itself. They check `msg.sender` (not
- *   `_msgSender()`): a forwarded call always has the forwarder as `msg.sender`, so it can never
- *   pass as governance.
+ *   Members are identified by their account; {_msgSender} is a key, mapped to its account by
+ *   {actor}. A rotated key maps to nothing from the rotation on.
+ * - Governance actions on this contract run as calls from this contract to itself. They check
+ *   `msg.sender` (not `_msgSender()`): a forwarded call always has the forwarder as `msg.sender`,
+ *   so it can never pass as governance. Actions on other targets are plain calls from this
+ *   contract; only contracts that trust this contract (the BatchToken) give them any power.
  * - Approvals are counted over the *current* governor set at execution, so removing a governor
  *   also withdraws its pending approvals, and they stay withdrawn if it is added again.
+ * - Every loop is bounded: over at most {MAX_GOVERNORS} governors, or over the 7 possible company
+ *   prefix lengths. Members are read one by one ({accountAt}), never as one unbounded list.
  * - No multicall or delegatecall is offered next to ERC-2771 (address spoofing).
  */
 contract Consortium is IConsortium, ERC2771Context {
@@ -34,12 +39,26 @@ contract Consortium is IConsortium, ERC2771Context {
 
     /// @dev Fewest approvals any action needs: no single key can change the consortium.
     uint256 public constant MIN_THRESHOLD = 2;
+    /// @inheritdoc IConsortium
+    uint256 public constant MAX_GOVERNORS = 32;
     uint64 private constant _MIN_PROPOSAL_LIFETIME = 1 hours;
     uint64 private constant _MAX_PROPOSAL_LIFETIME = 90 days;
+    uint256 private constant _MIN_PREFIX_DIGITS = 6;
+    uint256 private constant _MAX_PREFIX_DIGITS = 12;
 
     mapping(address account => Member) private _members;
     mapping(uint64 gln => address account) private _memberByGln;
     address[] private _memberList;
+    /// @dev Only for members whose key was rotated: until then an account signs for itself, which
+    /// keeps {actor} at one storage read for nearly every call.
+    mapping(address account => address key) private _keyOf;
+    mapping(address key => address account) private _accountOfKey;
+    /// @dev Keys rotated out: dead for good, never a key or an account again (they may have leaked).
+    mapping(address key => bool) private _retiredKeys;
+
+    mapping(uint64 prefixKey => address owner) private _prefixOwner;
+    /// @dev How many registered prefixes are longer and start with this one (the no-overlap rule).
+    mapping(uint64 prefixKey => uint256 count) private _longerPrefixes;
 
     EnumerableSet.AddressSet private _governors;
     uint256 private _threshold;
@@ -66,8 +85,8 @@ contract Consortium is IConsortium, ERC2771Context {
 
     /**
      * @param trustedForwarder_ The consortium's ERC2771Forwarder.
-     * @param initialGovernors The governors; at least `initialThreshold`, no duplicates, no zero address.
-     * @param initialThreshold Approvals a proposal needs (2 ≤ threshold ≤ governors).
+     * @param initialGovernors The governors: at least three (threshold ≤ N − 1), no duplicates, no zero address.
+     * @param initialThreshold Approvals a proposal needs (2 ≤ threshold ≤ governors − 1).
      * @param initialCharterHash Hash of the governance charter document.
      * @param initialProposalLifetime Seconds a proposal stays open (one hour to 90 days).
      */
@@ -89,14 +108,25 @@ contract Consortium is IConsortium, ERC2771Context {
     // ─── Governance process ────────────────────────────────────────────────────────────────────
 
     /// @inheritdoc IConsortium
-    function propose(bytes calldata action) external onlyGovernor returns (uint256 proposalId) {
+    function propose(address target, bytes calldata action) external onlyGovernor returns (uint256 proposalId) {
         bytes4 selector = action.length >= 4 ? bytes4(action[:4]) : bytes4(0);
-        if (!_isGovernanceAction(selector)) revert ConsortiumUnsupportedAction(selector);
+        if (target == address(this)) {
+            if (!_isGovernanceAction(selector)) revert ConsortiumUnsupportedAction(selector);
+        } else if (target.code.length == 0) {
+            revert ConsortiumInvalidTarget(target);
+        }
 
         proposalId = ++_proposalCount;
         uint64 expiresAt = uint64(block.timestamp) + _proposalLifetime;
-        _proposals[proposalId] = Proposal({proposer: _msgSender(), expiresAt: expiresAt, executed: false, action: action});
-        emit ProposalCreated(proposalId, _msgSender(), selector, action, expiresAt);
+        _proposals[proposalId] = Proposal({
+            proposer: _msgSender(),
+            expiresAt: expiresAt,
+            executed: false,
+            cancelled: false,
+            target: target,
+            action: action
+        });
+        emit ProposalCreated(proposalId, _msgSender(), selector, target, action, expiresAt);
 
         _approve(proposalId, _msgSender());
     }
@@ -109,15 +139,32 @@ contract Consortium is IConsortium, ERC2771Context {
     }
 
     /// @inheritdoc IConsortium
+    function withdrawApproval(uint256 proposalId) external onlyGovernor {
+        _requireOpen(proposalId);
+        address governor = _msgSender();
+        if (!hasApproved(proposalId, governor)) revert ConsortiumNotApproved(proposalId, governor);
+        delete _approvalEpoch[proposalId][governor];
+        emit ProposalApprovalWithdrawn(proposalId, governor);
+    }
+
+    /// @inheritdoc IConsortium
+    function cancel(uint256 proposalId) external onlyGovernor {
+        Proposal storage p = _requireOpen(proposalId);
+        if (p.proposer != _msgSender()) revert ConsortiumNotProposer(proposalId, _msgSender());
+        p.cancelled = true;
+        emit ProposalCancelled(proposalId, _msgSender());
+    }
+
+    /// @inheritdoc IConsortium
     function execute(uint256 proposalId) external onlyGovernor {
         Proposal storage p = _requireOpen(proposalId);
         uint256 approvals = approvalCount(proposalId);
         if (approvals < _threshold) revert ConsortiumInsufficientApprovals(proposalId, approvals, _threshold);
 
-        // Marked before the call: the action runs on this contract and must not find the proposal open.
+        // Marked before the call: the action may run on this contract and must not find the proposal open.
         p.executed = true;
         emit ProposalExecuted(proposalId, _msgSender());
-        Address.functionCall(address(this), p.action);
+        Address.functionCall(p.target, p.action);
     }
 
     // ─── Governance actions ────────────────────────────────────────────────────────────────────
@@ -129,10 +176,12 @@ contract Consortium is IConsortium, ERC2771Context {
         uint64 gln,
         bytes2 jurisdiction,
         bytes32 licenceHash,
-        uint64 licenceExpiry
+        uint64 licenceExpiry,
+        string[] calldata companyPrefixes
     ) external onlyGovernance {
         if (account == address(0)) revert ConsortiumZeroAddress();
         if (_members[account].status != MemberStatus.None) revert ConsortiumMemberExists(account);
+        if (_accountOfKey[account] != address(0) || _retiredKeys[account]) revert ConsortiumKeyInUse(account);
         if (role == Role.None) revert ConsortiumInvalidRole(role);
         if (!GS1.isValidGln(gln)) revert ConsortiumInvalidGln(gln);
         address glnHolder = _memberByGln[gln];
@@ -140,17 +189,23 @@ contract Consortium is IConsortium, ERC2771Context {
         if (!_isJurisdiction(jurisdiction)) revert ConsortiumInvalidJurisdiction(jurisdiction);
         _requireLicence(licenceHash, licenceExpiry);
 
+        _memberList.push(account);
+        uint32 index = uint32(_memberList.length); // Fits: one admission per proposal, far below 2^32.
         _members[account] = Member({
             role: role,
             status: MemberStatus.Active,
             jurisdiction: jurisdiction,
             gln: gln,
             licenceExpiry: licenceExpiry,
+            index: index,
+            keyRotated: false,
             licenceHash: licenceHash
         });
         _memberByGln[gln] = account;
-        _memberList.push(account);
-        emit MemberAdmitted(account, role, gln, jurisdiction, licenceHash, licenceExpiry);
+        emit MemberAdmitted(account, role, gln, jurisdiction, licenceHash, licenceExpiry, index);
+        for (uint256 i = 0; i < companyPrefixes.length; ++i) {
+            _addCompanyPrefix(account, companyPrefixes[i]);
+        }
     }
 
     /// @inheritdoc IConsortium
@@ -198,15 +253,60 @@ contract Consortium is IConsortium, ERC2771Context {
     }
 
     /// @inheritdoc IConsortium
+    function rotateKey(address account, address newKey) external onlyGovernance {
+        Member storage m = _requireMember(account);
+        if (m.status == MemberStatus.Revoked) revert ConsortiumInvalidMemberStatus(account, m.status);
+        if (newKey == address(0)) revert ConsortiumZeroAddress();
+        // A current key, or any member's account (the rotating member's own included: its old
+        // address may be the very key that leaked), can never sign for this member.
+        if (_accountOfKey[newKey] != address(0) || _members[newKey].status != MemberStatus.None || _retiredKeys[newKey]) {
+            revert ConsortiumKeyInUse(newKey);
+        }
+        address previousKey = m.keyRotated ? _keyOf[account] : account;
+        delete _accountOfKey[previousKey];
+        _retiredKeys[previousKey] = true;
+        m.keyRotated = true;
+        _accountOfKey[newKey] = account;
+        _keyOf[account] = newKey;
+        emit MemberKeyRotated(account, previousKey, newKey);
+    }
+
+    /// @inheritdoc IConsortium
+    function addCompanyPrefix(address account, string calldata prefix) external onlyGovernance {
+        Member storage m = _requireMember(account);
+        if (m.status == MemberStatus.Revoked) revert ConsortiumInvalidMemberStatus(account, m.status);
+        _addCompanyPrefix(account, prefix);
+    }
+
+    /// @inheritdoc IConsortium
+    function removeCompanyPrefix(string calldata prefix) external onlyGovernance {
+        (uint64 key, uint256 digits, uint256 value) = _parsePrefix(prefix);
+        address owner = _prefixOwner[key];
+        if (owner == address(0)) revert ConsortiumUnknownPrefix(prefix);
+        delete _prefixOwner[key];
+        for (uint256 shorter = _MIN_PREFIX_DIGITS; shorter < digits; ++shorter) {
+            --_longerPrefixes[_prefixKey(shorter, value / 10 ** (digits - shorter))];
+        }
+        emit CompanyPrefixRemoved(owner, key, prefix);
+    }
+
+    /// @inheritdoc IConsortium
     function addGovernor(address governor) external onlyGovernance {
         _addGovernor(governor);
     }
 
     /// @inheritdoc IConsortium
     function removeGovernor(address governor) external onlyGovernance {
-        if (!_governors.remove(governor)) revert ConsortiumNotGovernor(governor);
-        if (_governors.length() < _threshold) revert ConsortiumInvalidThreshold(_threshold, _governors.length());
-        emit GovernorRemoved(governor);
+        _removeGovernor(governor);
+        _requireThresholdFits(_threshold);
+    }
+
+    /// @inheritdoc IConsortium
+    function replaceGovernor(address governor, address newGovernor) external onlyGovernance {
+        // Replacing a governor by itself would only discard its pending approvals (a new epoch).
+        if (newGovernor == governor) revert ConsortiumGovernorExists(newGovernor);
+        _removeGovernor(governor);
+        _addGovernor(newGovernor);
     }
 
     /// @inheritdoc IConsortium
@@ -224,12 +324,19 @@ contract Consortium is IConsortium, ERC2771Context {
         _setProposalLifetime(lifetime);
     }
 
+    /// @inheritdoc IConsortium
+    function cancelProposal(uint256 proposalId) external onlyGovernance {
+        Proposal storage p = _requireOpen(proposalId);
+        p.cancelled = true;
+        emit ProposalCancelled(proposalId, address(this));
+    }
+
     // ─── Regulator emergency power ─────────────────────────────────────────────────────────────
 
     /// @inheritdoc IConsortium
     function emergencySuspend(address account, bytes32 reasonHash) external {
-        address regulator = _msgSender();
-        if (activeRole(regulator) != Role.Regulator) revert ConsortiumNotActiveRegulator(regulator);
+        (address regulator, Role role, ) = actor(_msgSender());
+        if (role != Role.Regulator) revert ConsortiumNotActiveRegulator(_msgSender());
         Member storage m = _requireMember(account);
         if (m.status != MemberStatus.Active) revert ConsortiumInvalidMemberStatus(account, m.status);
         if (m.role == Role.Regulator) revert ConsortiumCannotSuspendRegulator(account);
@@ -244,11 +351,24 @@ contract Consortium is IConsortium, ERC2771Context {
     // ─── Views ─────────────────────────────────────────────────────────────────────────────────
 
     /// @inheritdoc IConsortium
-    function activeRole(address account) public view returns (Role) {
+    function actor(address key) public view returns (address account, Role role, uint32 index) {
+        Member storage m = _members[key];
+        if (m.status != MemberStatus.None && !m.keyRotated) return (key, _activeRole(m), m.index);
+        account = _accountOfKey[key];
+        if (account == address(0)) return (address(0), Role.None, 0);
+        m = _members[account];
+        return (account, _activeRole(m), m.index);
+    }
+
+    /// @inheritdoc IConsortium
+    function participant(address account) external view returns (Role role, uint32 index) {
         Member storage m = _members[account];
-        // A licence is valid up to, not including, its expiry second: nobody has to act when it lapses.
-        if (m.status != MemberStatus.Active || block.timestamp >= m.licenceExpiry) return Role.None;
-        return m.role;
+        return (_activeRole(m), m.index);
+    }
+
+    /// @inheritdoc IConsortium
+    function activeRole(address account) public view returns (Role) {
+        return _activeRole(_members[account]);
     }
 
     /// @inheritdoc IConsortium
@@ -262,13 +382,48 @@ contract Consortium is IConsortium, ERC2771Context {
     }
 
     /// @inheritdoc IConsortium
+    function keyOf(address account) external view returns (address) {
+        Member storage m = _members[account];
+        if (m.status == MemberStatus.None) return address(0);
+        return m.keyRotated ? _keyOf[account] : account;
+    }
+
+    /// @inheritdoc IConsortium
+    function accountOfKey(address key) external view returns (address) {
+        (address account, , ) = actor(key);
+        return account;
+    }
+
+    /// @inheritdoc IConsortium
+    function accountAt(uint256 index) external view returns (address) {
+        return index == 0 || index > _memberList.length ? address(0) : _memberList[index - 1];
+    }
+
+    /// @inheritdoc IConsortium
+    function memberCount() external view returns (uint256) {
+        return _memberList.length;
+    }
+
+    /// @inheritdoc IConsortium
     function memberByGln(uint64 gln) external view returns (address) {
         return _memberByGln[gln];
     }
 
     /// @inheritdoc IConsortium
-    function members() external view returns (address[] memory) {
-        return _memberList;
+    function companyPrefixOf(uint64 gtin) external view returns (address owner, uint64 prefixKey) {
+        // Digits 2 … 1 + n of the GTIN-14 (after the indicator digit) for n = 6 … 12. The no-overlap
+        // rule means at most one of them is registered.
+        for (uint256 digits = _MIN_PREFIX_DIGITS; digits <= _MAX_PREFIX_DIGITS; ++digits) {
+            uint64 key = _prefixKey(digits, (uint256(gtin) / 10 ** (13 - digits)) % 10 ** digits);
+            owner = _prefixOwner[key];
+            if (owner != address(0)) return (owner, key);
+        }
+        return (address(0), 0);
+    }
+
+    /// @inheritdoc IConsortium
+    function prefixOwner(uint64 prefixKey) external view returns (address) {
+        return _prefixOwner[prefixKey];
     }
 
     /// @inheritdoc IConsortium
@@ -307,6 +462,16 @@ contract Consortium is IConsortium, ERC2771Context {
     }
 
     /// @inheritdoc IConsortium
+    function proposalState(uint256 proposalId) external view returns (ProposalState) {
+        Proposal storage p = _proposals[proposalId];
+        if (p.proposer == address(0)) return ProposalState.None;
+        if (p.executed) return ProposalState.Executed;
+        if (p.cancelled) return ProposalState.Cancelled;
+        if (block.timestamp >= p.expiresAt) return ProposalState.Expired;
+        return ProposalState.Open;
+    }
+
+    /// @inheritdoc IConsortium
     function approvalCount(uint256 proposalId) public view returns (uint256 approvals) {
         uint256 n = _governors.length();
         for (uint256 i = 0; i < n; ++i) {
@@ -322,6 +487,12 @@ contract Consortium is IConsortium, ERC2771Context {
 
     // ─── Internal ──────────────────────────────────────────────────────────────────────────────
 
+    function _activeRole(Member storage m) private view returns (Role) {
+        // A licence is valid up to, not including, its expiry second: nobody has to act when it lapses.
+        if (m.status != MemberStatus.Active || block.timestamp >= m.licenceExpiry) return Role.None;
+        return m.role;
+    }
+
     function _approve(uint256 proposalId, address governor) private {
         _approvalEpoch[proposalId][governor] = _governorEpoch[governor];
         emit ProposalApproved(proposalId, governor);
@@ -331,6 +502,7 @@ contract Consortium is IConsortium, ERC2771Context {
         p = _proposals[proposalId];
         if (p.proposer == address(0)) revert ConsortiumUnknownProposal(proposalId);
         if (p.executed) revert ConsortiumProposalAlreadyExecuted(proposalId);
+        if (p.cancelled) revert ConsortiumProposalCancelled(proposalId);
         if (block.timestamp >= p.expiresAt) revert ConsortiumProposalExpired(proposalId, p.expiresAt);
     }
 
@@ -344,20 +516,66 @@ contract Consortium is IConsortium, ERC2771Context {
         if (licenceExpiry <= block.timestamp) revert ConsortiumLicenceExpiryInPast(licenceExpiry, block.timestamp);
     }
 
+    function _addCompanyPrefix(address account, string calldata prefix) private {
+        Role role = _members[account].role;
+        if (role != Role.Producer) revert ConsortiumPrefixNeedsProducer(account, role);
+        (uint64 key, uint256 digits, uint256 value) = _parsePrefix(prefix);
+        address owner = _prefixOwner[key];
+        if (owner != address(0)) revert ConsortiumPrefixTaken(prefix, owner);
+        // Zero owner: a longer registered prefix starts with this one.
+        if (_longerPrefixes[key] != 0) revert ConsortiumPrefixTaken(prefix, address(0));
+        for (uint256 shorter = _MIN_PREFIX_DIGITS; shorter < digits; ++shorter) {
+            uint64 shorterKey = _prefixKey(shorter, value / 10 ** (digits - shorter));
+            owner = _prefixOwner[shorterKey];
+            if (owner != address(0)) revert ConsortiumPrefixTaken(prefix, owner);
+            ++_longerPrefixes[shorterKey];
+        }
+        _prefixOwner[key] = account;
+        emit CompanyPrefixAssigned(account, key, prefix);
+    }
+
+    /// @dev A company prefix of 6–12 decimal digits: its key, digit count and value.
+    function _parsePrefix(string calldata prefix) private pure returns (uint64 key, uint256 digits, uint256 value) {
+        bytes calldata b = bytes(prefix);
+        digits = b.length;
+        if (digits < _MIN_PREFIX_DIGITS || digits > _MAX_PREFIX_DIGITS) revert ConsortiumInvalidPrefix(prefix);
+        for (uint256 i = 0; i < digits; ++i) {
+            bytes1 c = b[i];
+            if (c < "0" || c > "9") revert ConsortiumInvalidPrefix(prefix);
+            value = value * 10 + uint8(c) - uint8(bytes1("0"));
+        }
+        key = _prefixKey(digits, value);
+    }
+
+    function _prefixKey(uint256 digits, uint256 value) private pure returns (uint64) {
+        // Fits: value < 10^12 < 2^40 and digits ≤ 12.
+        return uint64((digits << 40) | value);
+    }
+
     function _addGovernor(address governor) private {
-        if (governor == address(0)) revert ConsortiumZeroAddress();
         // This contract can never approve: as a governor it would only make thresholds unreachable.
-        if (governor == address(this)) revert ConsortiumInvalidGovernor(governor);
+        if (governor == address(0) || governor == address(this)) revert ConsortiumInvalidGovernor(governor);
         if (!_governors.add(governor)) revert ConsortiumGovernorExists(governor);
+        if (_governors.length() > MAX_GOVERNORS) revert ConsortiumTooManyGovernors(MAX_GOVERNORS);
         _governorEpoch[governor] = ++_lastGovernorEpoch;
         emit GovernorAdded(governor);
     }
 
+    function _removeGovernor(address governor) private {
+        if (!_governors.remove(governor)) revert ConsortiumNotGovernor(governor);
+        emit GovernorRemoved(governor);
+    }
+
     function _setThreshold(uint256 newThreshold) private {
-        uint256 count = _governors.length();
-        if (newThreshold < MIN_THRESHOLD || newThreshold > count) revert ConsortiumInvalidThreshold(newThreshold, count);
+        _requireThresholdFits(newThreshold);
         emit ThresholdChanged(_threshold, newThreshold);
         _threshold = newThreshold;
+    }
+
+    /// @dev 2 ≤ threshold ≤ N − 1: no key acts alone, and losing one governor key blocks nothing.
+    function _requireThresholdFits(uint256 t) private view {
+        uint256 count = _governors.length();
+        if (t < MIN_THRESHOLD || t + 1 > count) revert ConsortiumInvalidThreshold(t, count);
     }
 
     function _setCharter(bytes32 newCharterHash) private {
@@ -382,11 +600,16 @@ contract Consortium is IConsortium, ERC2771Context {
             selector == this.reinstateMember.selector ||
             selector == this.revokeMember.selector ||
             selector == this.renewLicence.selector ||
+            selector == this.rotateKey.selector ||
+            selector == this.addCompanyPrefix.selector ||
+            selector == this.removeCompanyPrefix.selector ||
             selector == this.addGovernor.selector ||
             selector == this.removeGovernor.selector ||
+            selector == this.replaceGovernor.selector ||
             selector == this.setThreshold.selector ||
             selector == this.setCharter.selector ||
-            selector == this.setProposalLifetime.selector;
+            selector == this.setProposalLifetime.selector ||
+            selector == this.cancelProposal.selector;
     }
 
     function _isJurisdiction(bytes2 code) private pure returns (bool) {

@@ -18,11 +18,19 @@ import { LruCache } from "./lru";
  */
 
 export interface MemberFacts {
-  /** Consortium.activeRole: None (0) unless the member is active and its licence valid. */
+  /** The member account the key signs for (Consortium.actor; zero address when none). */
+  account: string;
+  /** That member's active role (IConsortium.Role; 0 when none, not active or licence expired). */
   role: number;
   governor: boolean;
-  /** The register's MemberStatus (None 0, Active 1, Suspended 2, Revoked 3): tells "not a member" from "not active". */
+  /**
+   * Consortium.member(key): the register's MemberStatus of the key read as an account (None 0,
+   * Active 1, Suspended 2, Revoked 3) and its keyRotated flag. For a key that is its own member
+   * account (or no member's key) this tells "not a member", "key rotated" and "not active" apart
+   * without another read; for a rotated-in key, intake reads the account's record itself.
+   */
   status: number;
+  keyRotated: boolean;
 }
 
 export class NodeUnavailableError extends Error {
@@ -42,9 +50,21 @@ export function isTransportError(err: unknown): boolean {
   return /ECONNREFUSED|ECONNRESET|fetch failed|socket hang up|EPIPE|ETIMEDOUT|other side closed|timeout/i.test(msg);
 }
 
-/** Member.status: the second word of Consortium.member()'s ABI-encoded record (role, status, …). */
-function statusWord(memberHex: string): number {
-  return Number(BigInt("0x" + (memberHex.slice(2 + 64, 2 + 128) || "0")));
+/** Word `i` of an ABI-encoded static tuple (0 when absent). */
+function wordAt(hex: string, i: number): bigint {
+  return BigInt("0x" + (hex.slice(2 + 64 * i, 2 + 64 * (i + 1)) || "0"));
+}
+
+/** The facts from the raw answers of actor(key), isGovernor(key) and member(key). */
+function toFacts(actorHex: string, govHex: string, memberHex: string): MemberFacts {
+  // Consortium.actor(key) = (account, role, index); Consortium.member(key) = (role, status, jurisdiction, gln, licenceExpiry, index, keyRotated, licenceHash).
+  return {
+    account: "0x" + wordAt(actorHex, 0).toString(16).padStart(40, "0"),
+    role: Number(wordAt(actorHex, 1)),
+    governor: BigInt(govHex) !== 0n,
+    status: Number(wordAt(memberHex, 1)),
+    keyRotated: wordAt(memberHex, 6) !== 0n,
+  };
 }
 
 function toBlockTag(tag: string | number): string {
@@ -70,6 +90,8 @@ const READ_CALL_GAS = 200_000n;
 /** Accounts per batched membership read: three view calls each. */
 const READ_BATCH_ACCOUNTS = Math.floor(SIM_BATCH_CALLS / 3);
 const SIM_BATCH_GAS = 25_000_000n;
+/** Most gas for the second look at a bare revert (under the eth_call gas caps nodes apply). */
+const AMPLE_GAS = 30_000_000n;
 /** Gas the simulator spends around each call (self-call, copying, the Outcome revert). */
 const SIM_CALL_OVERHEAD = 40_000n;
 
@@ -176,11 +198,12 @@ export class ChainView {
   }
 
   /**
-   * A signer's active role, governor flag and register status. The accounts asked for in one
-   * event-loop turn are read in one eth_call (the RelaySimulator at the forwarder's address by
-   * state override, three view calls per account); before, each new signer cost three eth_calls
-   * (activeRole, isGovernor, then member to tell NOT_A_MEMBER from MEMBER_NOT_ACTIVE), so
-   * requests signed with fresh keys put three node calls each on the consortium's node.
+   * A signing key's member account and active role (Consortium.actor), governor flag and register
+   * record read as an account. The keys asked for in one event-loop turn are read in one eth_call
+   * (the RelaySimulator at the forwarder's address by state override, three view calls per key);
+   * before, each new signer cost up to three eth_calls (role, governor, then member to tell
+   * NOT_A_MEMBER from MEMBER_NOT_ACTIVE), so requests signed with fresh keys put three node calls
+   * each on the consortium's node.
    */
   async memberFacts(account: string): Promise<MemberFacts> {
     const key = account.toLowerCase();
@@ -210,7 +233,7 @@ export class ChainView {
   private async readBatch(chunk: typeof this.readQueue) {
     const consortium = this.addresses.consortium;
     const calls = chunk.flatMap(({ account }) =>
-      (["activeRole", "isGovernor", "member"] as const).map((fn) => ({ from: account, to: consortium, data: consortiumInterface.encodeFunctionData(fn, [account]), gas: READ_CALL_GAS, value: 0n })),
+      (["actor", "isGovernor", "member"] as const).map((fn) => ({ from: account, to: consortium, data: consortiumInterface.encodeFunctionData(fn, [account]), gas: READ_CALL_GAS, value: 0n })),
     );
     let outcomes: string[];
     try {
@@ -231,21 +254,21 @@ export class ChainView {
       return;
     }
     chunk.forEach((item, i) => {
-      const [role, governor, member] = [0, 1, 2].map((k) => (outcomes[i * 3 + k] ? parseOutcome(outcomes[i * 3 + k], this.outcomeSelector) : undefined));
-      if (!role?.success || !governor?.success || !member?.success || role.returnData.length < 66 || governor.returnData.length < 66 || member.returnData.length < 130) {
+      const [actor, governor, member] = [0, 1, 2].map((k) => (outcomes[i * 3 + k] ? parseOutcome(outcomes[i * 3 + k], this.outcomeSelector) : undefined));
+      if (!actor?.success || !governor?.success || !member?.success || actor.returnData.length < 2 + 64 * 3 || governor.returnData.length < 66 || member.returnData.length < 2 + 64 * 8) {
         this.readMemberFactsOne(item.account).then(item.resolve, item.reject);
         return;
       }
-      item.resolve({ role: Number(BigInt(role.returnData)), governor: BigInt(governor.returnData) !== 0n, status: statusWord(member.returnData) });
+      item.resolve(toFacts(actor.returnData, governor.returnData, member.returnData));
     });
   }
 
   /** The same three reads as plain eth_calls (one JSON-RPC batch), for nodes without state overrides. */
   private async readMemberFactsOne(account: string): Promise<MemberFacts> {
-    const [roleHex, govHex, memberHex] = await Promise.all(
-      (["activeRole", "isGovernor", "member"] as const).map((fn) => this.call(this.addresses.consortium, consortiumInterface.encodeFunctionData(fn, [account]))),
+    const [actorHex, govHex, memberHex] = await Promise.all(
+      (["actor", "isGovernor", "member"] as const).map((fn) => this.call(this.addresses.consortium, consortiumInterface.encodeFunctionData(fn, [account]))),
     );
-    return { role: Number(BigInt(roleHex)), governor: BigInt(govHex) !== 0n, status: statusWord(memberHex) };
+    return toFacts(actorHex, govHex, memberHex);
   }
 
   /** The forwarder nonce last read for `account`, without asking the node (undefined if not held). */
@@ -352,7 +375,9 @@ export class ChainView {
     if (decoded) return { ok: false, ...decoded };
     // No revert data: out of gas when the call used (nearly) all it was given.
     if (returnData === "0x" && gasUsed >= request.gas - request.gas / 64n) return { ok: false, error: "OutOfGas", args: { gas: request.gas.toString() } };
-    return { ok: false, error: "RevertedWithoutData", args: { reason: "the call reverted without data" } };
+    // A bare revert with gas left may still be gas run out in a nested call (BatchToken's linked
+    // libraries): one eth_call alone tells (simulateOne).
+    return undefined;
   }
 
   /** One eth_call for one request. */
@@ -372,9 +397,24 @@ export class ChainView {
         const decoded = decodeRevert(err.data);
         if (decoded) return { ok: false, ...decoded };
         if (/out ?of ?gas|gas required exceeds|intrinsic gas/i.test(err.message)) return { ok: false, error: "OutOfGas", args: { gas: request.gas.toString() } };
+        // Gas run out inside a nested call (a delegatecall into BatchToken's linked libraries)
+        // leaves the caller its 1/64 to revert with nothing: the same call with ample gas tells.
+        if (await this.passesWithAmpleGas(request, calldata, blockTag)) return { ok: false, error: "OutOfGas", args: { gas: request.gas.toString() } };
         return { ok: false, error: "RevertedWithoutData", args: { reason: err.message } };
       }
       throw new NodeUnavailableError(err);
+    }
+  }
+
+  /** Whether `request` runs, or reverts with a reason, given ample gas (a bare revert only then is not about gas). */
+  private async passesWithAmpleGas(request: SimulatedRequest, calldata: string, blockTag: string | number): Promise<boolean> {
+    const ample = request.gas * 8n + 1_000_000n < AMPLE_GAS ? request.gas * 8n + 1_000_000n : AMPLE_GAS;
+    if (ample <= request.gas) return false;
+    try {
+      await this.rpc.send("eth_call", [{ from: this.addresses.forwarder, to: request.to, data: calldata, value: toQuantity(request.value), gas: toQuantity(ample) }, toBlockTag(blockTag)]);
+      return true;
+    } catch (err) {
+      return err instanceof RpcError && decodeRevert(err.data) !== undefined;
     }
   }
 

@@ -6,7 +6,7 @@ import { checksum, forwardRequestDigest, type ForwardRequestData } from "./forwa
 import type { SignerRecovery } from "./recovery";
 import { DuplicateNonceError, MemberQueueFullError, scopeIdempotencyKey, type Outbox, type RequestRow } from "./outbox";
 import { LruCache } from "./lru";
-import { ROLE_NAMES, checkCall } from "./policy";
+import { ROLE_NAMES, checkCall, consortiumInterface } from "./policy";
 import type { Submitter } from "./submitter";
 import type { RelayMetrics } from "./metrics";
 import type { RelayEnv } from "./config";
@@ -206,8 +206,26 @@ export class Intake {
       if (!facts.governor) this.refuse(403, "NOT_A_GOVERNOR", `${request.from} is not a governor; ${fn.name} is for governors`, "ask a governor to submit it");
     } else if (!fn.roles.includes(facts.role)) {
       if (facts.role === 0) {
-        if (facts.status === 0) this.refuse(403, "NOT_A_MEMBER", `${request.from} is not a member of the consortium`, "only admitted members can submit; ask the governors for admission");
-        this.refuse(403, "MEMBER_NOT_ACTIVE", `${request.from} is not an active member (suspended, revoked or licence expired)`, "renew the licence or ask governance for reinstatement");
+        // Why: no member behind the key (never admitted, or a rotated-out key), or a member not active.
+        // The key's own record came with its facts (one batched read); only a rotated-in key of an
+        // inactive member costs another read, of its account's record.
+        const ownRecord = /^0x0{40}$/i.test(facts.account) || facts.account.toLowerCase() === request.from.toLowerCase();
+        const account = ownRecord ? request.from : facts.account;
+        let status = facts.status;
+        let keyRotated = facts.keyRotated;
+        if (!ownRecord) {
+          const member = await this.o.rpc
+            .send<string>("eth_call", [{ to: addresses.consortium, data: consortiumInterface.encodeFunctionData("member", [account]) }, "latest"])
+            .catch(() => undefined);
+          const word = (i: number) => (member ? BigInt("0x" + (member.slice(2 + 64 * i, 2 + 64 * (i + 1)) || "0")) : 0n);
+          status = Number(word(1));
+          keyRotated = word(6) !== 0n;
+        }
+        if (status === 0) this.refuse(403, "NOT_A_MEMBER", `${request.from} is not a member of the consortium`, "only admitted members can submit; ask the governors for admission");
+        if (ownRecord && keyRotated) {
+          this.refuse(403, "KEY_ROTATED", `${request.from} no longer signs for its member: governance rotated the member's key`, "sign with the member's current key (Consortium.keyOf(account))");
+        }
+        this.refuse(403, "MEMBER_NOT_ACTIVE", `${account} is not an active member (suspended, revoked or licence expired)`, "renew the licence or ask governance for reinstatement");
       }
       this.refuse(
         403,

@@ -2,7 +2,10 @@ import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 import ConsortiumModule from "./Consortium";
 
 /**
- * ERC-1155 batches with custody, status and serial verification, reading roles from the Consortium.
+ * ERC-1155 batches with per-pack custody, products, status and verification, reading roles from
+ * the Consortium. Two linked libraries carry the code that does not fit the 24 KB limit:
+ * CustodyOps (the pack ledger's less frequent operations) and BatchRegistry (products, minting,
+ * status, verification).
  *
  * Parameters (key "BatchToken"):
  * - uri: ERC-1155 metadata URI template; `{id}` is replaced by clients.
@@ -10,6 +13,11 @@ import ConsortiumModule from "./Consortium";
 export default buildModule("BatchToken", (m) => {
   const { forwarder, consortium } = m.useModule(ConsortiumModule);
   const uri = m.getParameter<string>("uri", "");
-  const batchToken = m.contract("BatchToken", [consortium, forwarder, uri], { id: "BatchToken" });
+  const custodyOps = m.library("CustodyOps", { id: "CustodyOps" });
+  const batchRegistry = m.library("BatchRegistry", { id: "BatchRegistry" });
+  const batchToken = m.contract("BatchToken", [consortium, forwarder, uri], {
+    id: "BatchToken",
+    libraries: { CustodyOps: custodyOps, BatchRegistry: batchRegistry },
+  });
   return { forwarder, consortium, batchToken };
 });
