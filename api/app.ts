@@ -16,9 +16,10 @@ import type { AppConfig } from "./config";
 import { ApiError, type ErrorBody } from "./errors";
 import chainPlugin from "./plugins/chain";
 import metricsPlugin from "./plugins/metrics";
-import readinessPlugin from "./plugins/readiness";
+import readinessPlugin, { cachedCheck } from "./plugins/readiness";
 import healthRoutes from "./routes/health";
 import relay from "./relay";
+import { MAX_WAIT_SECONDS } from "./relay/schemas";
 import read from "./read";
 import exchange from "./exchange";
 
@@ -54,8 +55,15 @@ export async function buildApp(config: AppConfig, options: BuildAppOptions = {})
             serializers: { req: requestForLog },
           },
     bodyLimit: config.env.BODY_LIMIT_BYTES,
+    // requestTimeout bounds receiving a request (slow clients); connectionTimeout is the socket's
+    // idle timeout, and a long-poll (GET /v1/requests/:id?wait=N) is idle while it waits: at
+    // 2 × REQUEST_TIMEOUT_MS (30 s by default) it cut every ?wait=30 at the moment it was due.
     requestTimeout: config.env.REQUEST_TIMEOUT_MS,
-    connectionTimeout: config.env.REQUEST_TIMEOUT_MS * 2,
+    connectionTimeout: Math.max(config.env.REQUEST_TIMEOUT_MS * 2, (MAX_WAIT_SECONDS + 15) * 1000),
+    // Off by default: X-Forwarded-For is believed only from the proxies TRUST_PROXY names, else a
+    // client could pick its own rate-limit key. Behind a proxy without it, every client shares
+    // the proxy's address and so one rate limit.
+    trustProxy: config.env.TRUST_PROXY,
     requestIdHeader: "x-request-id",
     genReqId: () => crypto.randomUUID(),
     ajv: { customOptions: { removeAdditional: false } },
@@ -169,19 +177,27 @@ export async function buildApp(config: AppConfig, options: BuildAppOptions = {})
 
   // ── Application plugins ──
   await app.register(readinessPlugin);
-  await app.register(metricsPlugin);
+  await app.register(metricsPlugin, { rateLimitPerMinute: config.env.OPS_RATE_PER_MINUTE });
   await app.register(chainPlugin, { config });
-  app.readiness.set("chain", async () => {
-    const id = BigInt(await app.chain.provider.send("eth_chainId", []));
-    if (id !== app.chain.chainId) return { ok: false, detail: `node is on chain ${id}, configured CHAIN_ID is ${app.chain.chainId}` };
-    for (const [name, address] of Object.entries(app.chain.addresses)) {
-      if ((await app.chain.provider.getCode(address)) === "0x") {
-        return { ok: false, detail: `no code for ${name} at ${address}: the chain was reset or the addresses are wrong` };
+  app.readiness.set(
+    "chain",
+    cachedCheck(async () => {
+      const [chainId, ...codes] = await Promise.all([
+        app.chain.provider.send("eth_chainId", []) as Promise<string>,
+        ...Object.values(app.chain.addresses).map((address) => app.chain.provider.getCode(address)),
+      ]);
+      const id = BigInt(chainId);
+      if (id !== app.chain.chainId) return { ok: false, detail: `node is on chain ${id}, configured CHAIN_ID is ${app.chain.chainId}` };
+      const names = Object.keys(app.chain.addresses);
+      const missing = codes.findIndex((code) => code === "0x");
+      if (missing >= 0) {
+        const name = names[missing] as keyof typeof app.chain.addresses;
+        return { ok: false, detail: `no code for ${name} at ${app.chain.addresses[name]}: the chain was reset or the addresses are wrong` };
       }
-    }
-    return { ok: true, detail: `chain ${id}, contracts found` };
-  });
-  await app.register(healthRoutes);
+      return { ok: true, detail: `chain ${id}, contracts found` };
+    }, config.env.READY_CACHE_MS),
+  );
+  await app.register(healthRoutes, { config });
 
   // ── Write side and read side ──
   if (config.env.RELAY_ENABLED) await app.register(relay, { config });

@@ -1,3 +1,4 @@
+import net from "node:net";
 import path from "node:path";
 import v8 from "node:v8";
 import { z } from "zod";
@@ -26,7 +27,47 @@ export const baseEnvSchema = z.object({
   CORS_ORIGINS: z.string().default(""),
   PUBLIC_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
   HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(400).default(100),
+  TRUST_PROXY: z
+    .string()
+    .default("false")
+    .transform((v, ctx) => {
+      const parsed = parseTrustProxy(v);
+      if (parsed === undefined) {
+        ctx.addIssue({ code: "custom", message: "must be false, true, or the proxies' IP addresses/CIDR ranges, comma-separated (e.g. 10.0.0.0/8,127.0.0.1)" });
+        return z.NEVER;
+      }
+      return parsed;
+    })
+    .describe("which reverse proxies' X-Forwarded-For is believed for the client address (rate limits, logs); false = none"),
+  READY_CACHE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(1_000)
+    .describe("how long /ready reuses the answers of its node and storage checks (in-memory checks are always fresh)"),
+  OPS_RATE_PER_MINUTE: z.coerce.number().int().min(1).default(600).describe("requests per minute one client address may make to /ready and to /metrics"),
 });
+
+/**
+ * TRUST_PROXY as Fastify's trustProxy takes it: false (the socket's address is the client), true
+ * (believe every X-Forwarded-For hop: only behind a proxy that overwrites the header), or the
+ * proxies' addresses (then X-Forwarded-For is believed only from them). Hop counts are not
+ * offered: Fastify 5 ignores them, as they cannot tell a proxy from a client that sends the header.
+ * Undefined when the value is none of these.
+ */
+export function parseTrustProxy(value: string): boolean | string | undefined {
+  const v = value.trim();
+  if (v === "" || v === "false") return false;
+  if (v === "true") return true;
+  const parts = v.split(",").map((p) => p.trim());
+  const valid = (p: string) => {
+    const [ip, bits, extra] = p.split("/");
+    if (extra !== undefined || net.isIP(ip) === 0) return false;
+    return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (net.isIP(ip) === 4 ? 32 : 128));
+  };
+  return parts.length > 0 && parts.every(valid) ? parts.join(",") : undefined;
+}
 
 export const envSchema = baseEnvSchema.extend(relayEnvSchema.shape).extend(readEnvSchema.shape).extend(exchangeEnvSchema.shape);
 export type Env = z.infer<typeof envSchema>;

@@ -10,13 +10,21 @@
  *     relayer keys (dev accounts 11…), and the load generator as another child process (this file
  *     with BENCH_ROLE=load): each member signs EIP-712 requests natively and keeps BENCH_WINDOW
  *     of them in flight over HTTP for BENCH_SECONDS.
- *  4. Waits until the outbox has nothing queued or submitted, then reads accept and finish times
- *     from the outbox (SQLite, read-only) and the batch-size histogram from /metrics, samples
- *     the relay's RSS throughout, prints a table and writes bench-results/relay.json.
+ *     A hostile member (the regulator, account 9) joins one second into the load, once the five
+ *     members have their lanes, and parks BENCH_HOSTILE (1,000) requests behind a nonce gap (its
+ *     next nonce is never sent) with a deadline past the run. With as many relayer keys as
+ *     members it lands on a lane shared with one of them (the producer's): what it costs the
+ *     others is p95AcceptToMinedMsWithHostileMember, and on its own lane p95AcceptToMinedMsOnHostileLane.
+ *  4. Waits until the outbox has nothing queued or submitted but the hostile member's parked
+ *     requests, then reads accept and finish times from the outbox (SQLite, read-only) and the
+ *     batch-size histogram from /metrics, samples the relay's RSS throughout, prints a table and
+ *     writes bench-results/relay.json. The hostile member's requests are counted apart.
  *
- * Env: BENCH_SECONDS (60), BENCH_WINDOW (80 per member), BENCH_RELAYERS (8), BENCH_BATCH (200),
+ * Env: BENCH_SECONDS (60), BENCH_WINDOW (80 per member), BENCH_RELAYERS (5: one lane per member,
+ * so the hostile member shares one; a signer uses one lane, so more keys than members sat idle), BENCH_BATCH (200),
  * BENCH_PENDING (4 per key, Besu sequenced-pool safe), BENCH_GAS (request gas, 200000),
  * BENCH_BATCH_WAIT (RELAY_BATCH_WAIT_MS, 100), BENCH_PRESIGN (requests per second of load signed before the clock starts, 1500),
+ * BENCH_HOSTILE (requests the hostile member parks behind its gap, 1000; 0 = no hostile member),
  * BENCH_PROFILE (a directory: the relay writes a V8 CPU profile there), BENCH_NODE_ARGS (extra node
  * flags for the relay). The relay's own variables pass through, e.g. HEAP_GROWING_PERCENT=0 to
  * compare with V8's own heap sizing.
@@ -35,12 +43,15 @@ import { forwardRequestDigest, signDigest, toJson, type ForwardRequest } from ".
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 80);
-const RELAYERS = Number(process.env.BENCH_RELAYERS ?? 8);
+const RELAYERS = Number(process.env.BENCH_RELAYERS ?? 5);
 const BATCH = Number(process.env.BENCH_BATCH ?? 200);
 const PENDING = Number(process.env.BENCH_PENDING ?? 4);
 const REQUEST_GAS = BigInt(process.env.BENCH_GAS ?? 200_000);
 const BATCH_WAIT = Number(process.env.BENCH_BATCH_WAIT ?? 100);
 const PRESIGN_PER_SECOND = Number(process.env.BENCH_PRESIGN ?? 1500);
+const HOSTILE = Number(process.env.BENCH_HOSTILE ?? 1000);
+/** The hostile member: the regulator, parking quarantine requests (each simulates fine; none ever runs). */
+const HOSTILE_ACCOUNT = 9;
 const TS_NODE = require.resolve("ts-node/dist/bin.js");
 const DEV = Mnemonic.fromPhrase("test test test test test test test test test test test junk");
 const dev = (i: number) => HDNodeWallet.fromMnemonic(DEV, `m/44'/60'/0'/0/${i}`);
@@ -60,6 +71,8 @@ interface LoadConfig {
   seconds: number;
   window: number;
   startNonces: string[];
+  /** The hostile member's forwarder nonce: it parks nonces from one above it (a gap that never closes). */
+  hostileNonce: string;
 }
 
 interface LoadReport {
@@ -69,6 +82,9 @@ interface LoadReport {
   durationMs: number;
   /** CPU the load generator used during the load (ms). */
   cpuMs: number;
+  /** Requests the hostile member got accepted (parked), and refusals by code. */
+  hostileParked: number;
+  hostileRefused: Record<string, number>;
 }
 
 // ── Load generator (child process) ──
@@ -91,7 +107,7 @@ function post(url: string, body: string): Promise<{ status: number; body: string
 }
 
 async function runLoad(cfg: LoadConfig): Promise<LoadReport> {
-  const report: LoadReport = { accepted: 0, refused: {}, networkErrors: 0, durationMs: 0, cpuMs: 0 };
+  const report: LoadReport = { accepted: 0, refused: {}, networkErrors: 0, durationMs: 0, cpuMs: 0, hostileParked: 0, hostileRefused: {} };
   const domain = { chainId: 1337n, verifyingContract: cfg.addresses.forwarder };
   // Members sign on their own machines: the requests of the first PRESIGN_PER_SECOND × seconds
   // are signed before the clock starts, so that signing does not take CPU from the relay here.
@@ -108,9 +124,37 @@ async function runLoad(cfg: LoadConfig): Promise<LoadReport> {
     let used = 0;
     return { next: () => (used < presigned.length ? presigned[used++] : next()) };
   });
+  // The hostile member's requests: a quarantine of the bench batch at nonces gap+1 … gap+HOSTILE.
+  const hostile = dev(HOSTILE_ACCOUNT);
+  const hostileData = calls.quarantine(BigInt(cfg.batchId), "0x" + "0".repeat(64));
+  const hostileBodies = Array.from({ length: HOSTILE }, (_, i) => {
+    const request: ForwardRequest = { from: hostile.address, to: cfg.addresses.batchToken, value: 0n, gas: REQUEST_GAS, nonce: BigInt(cfg.hostileNonce) + 1n + BigInt(i), deadline, data: hostileData };
+    return JSON.stringify({ request: toJson(request, signDigest(forwardRequestDigest(domain, request), hostile.privateKey)) });
+  });
   const started = Date.now();
   const cpuStart = process.cpuUsage();
   const stopAt = started + cfg.seconds * 1000;
+  const parking = (async () => {
+    // One second in: the five members have their lanes, so the hostile member shares one.
+    await new Promise((r) => setTimeout(r, 1_000));
+    let next = 0;
+    const worker = async () => {
+      while (next < hostileBodies.length) {
+        const body = hostileBodies[next++];
+        try {
+          const res = await post(`${cfg.url}/v1/requests`, body);
+          if (res.status === 202) report.hostileParked++;
+          else {
+            const code = (JSON.parse(res.body) as { error?: { code: string } }).error?.code ?? String(res.status);
+            report.hostileRefused[code] = (report.hostileRefused[code] ?? 0) + 1;
+          }
+        } catch {
+          report.networkErrors++;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 20 }, worker));
+  })();
   await Promise.all(
     flows.map(async (flow) => {
       const worker = async () => {
@@ -140,6 +184,7 @@ async function runLoad(cfg: LoadConfig): Promise<LoadReport> {
     }),
   );
   report.durationMs = Date.now() - started;
+  await parking;
   const cpu = process.cpuUsage(cpuStart);
   report.cpuMs = (cpu.user + cpu.system) / 1000;
   return report;
@@ -191,6 +236,7 @@ async function main() {
     await provider.send("evm_setIntervalMining", [1]);
     const { forwarder } = systemAt(addresses, provider);
     const startNonces = await Promise.all(FLOWS.map(async ([from]) => String(await forwarder.nonces(dev(from).address))));
+    const hostileNonce = String(await forwarder.nonces(dev(HOSTILE_ACCOUNT).address));
 
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
@@ -211,6 +257,9 @@ async function main() {
           RELAY_BATCH_WAIT_MS: String(BATCH_WAIT),
           RELAY_POLL_MS: "200",
           RELAY_NONCE_WINDOW: "2000",
+          // The members keep ≈ 300–500 requests each in flight at this rate, and the hostile member
+          // parks 1,000: the per-member depth is raised so that the scheduler is measured, not the cap.
+          RELAY_MAX_QUEUED_PER_MEMBER: "2000",
         },
       ),
       stdio: ["ignore", "pipe", "pipe"],
@@ -232,7 +281,7 @@ async function main() {
       maxRss = Math.max(maxRss, rss);
       if (samples++ % 10 === 0) rssTimeline.push(Math.round(rss));
     }, 500);
-    const cfg: LoadConfig = { url, addresses, batchId: batchId.toString(), seconds: SECONDS, window: WINDOW, startNonces };
+    const cfg: LoadConfig = { url, addresses, batchId: batchId.toString(), seconds: SECONDS, window: WINDOW, startNonces, hostileNonce };
     const loader = spawn(process.execPath, [TS_NODE, "--transpile-only", __filename], { cwd: REPO_ROOT, env: { ...process.env, BENCH_ROLE: "load", BENCH_CONFIG: JSON.stringify(cfg) }, stdio: ["ignore", "pipe", "inherit"] });
     // Where the two cores go during the load: relay, node and load generator.
     const cpuBefore = { relay: cpuSeconds(relay.pid), node: cpuSeconds(node.child.pid) };
@@ -251,17 +300,44 @@ async function main() {
     };
 
     const db = new Database(path.join(dataDir, "relay-outbox.sqlite"), { readonly: true, fileMustExist: true });
+    const hostileAddress = dev(HOSTILE_ACCOUNT).address;
     const drainUntil = Date.now() + 180_000;
     for (;;) {
-      const { n } = db.prepare(`SELECT COUNT(*) AS n FROM requests WHERE state IN ('queued','submitted')`).get() as { n: number };
+      const { n } = db.prepare(`SELECT COUNT(*) AS n FROM requests WHERE state IN ('queued','submitted') AND signer <> ?`).get(hostileAddress) as { n: number };
       if (n === 0 || Date.now() > drainUntil) break;
       await new Promise((r) => setTimeout(r, 500));
     }
     clearInterval(sampler);
-    const rows = db.prepare(`SELECT state, accepted_at, finished_at FROM requests`).all() as { state: string; accepted_at: number; finished_at: number | null }[];
+    const all = db.prepare(`SELECT signer, lane, state, accepted_at, finished_at FROM requests`).all() as { signer: string; lane: number; state: string; accepted_at: number; finished_at: number | null }[];
     db.close();
+    const hostileRows = all.filter((r) => r.signer === hostileAddress);
+    const rows = all.filter((r) => r.signer !== hostileAddress);
     const mined = rows.filter((r) => r.state === "mined");
     const latencies = mined.map((r) => r.finished_at! - r.accepted_at).sort((a, b) => a - b);
+    // While the hostile member's requests sat in the queue: every other member, and those on its lane.
+    const hostileSince = hostileRows.length ? Math.min(...hostileRows.map((r) => r.accepted_at)) : Infinity;
+    const hostileLane = hostileRows[0]?.lane;
+    const duringHostile = mined.filter((r) => r.accepted_at >= hostileSince);
+    const latencyOf = (list: typeof mined) => list.map((r) => r.finished_at! - r.accepted_at).sort((a, b) => a - b);
+    const withHostile = latencyOf(duringHostile);
+    const onHostileLane = latencyOf(duringHostile.filter((r) => r.lane === hostileLane));
+    // The most requests one member had accepted and not yet finished at any moment: what
+    // RELAY_MAX_QUEUED_PER_MEMBER must allow a member sending at this rate.
+    const outstanding = new Map<string, [number, number][]>();
+    for (const r of rows) {
+      const events = outstanding.get(r.signer) ?? [];
+      events.push([r.accepted_at, 1], [r.finished_at ?? Number.MAX_SAFE_INTEGER, -1]);
+      outstanding.set(r.signer, events);
+    }
+    const maxOutstandingPerMember = Math.max(
+      0,
+      ...[...outstanding.values()].map((events) => {
+        let n = 0;
+        let max = 0;
+        for (const [, d] of events.sort((a, b) => a[0] - b[0] || a[1] - b[1])) max = Math.max(max, (n += d));
+        return max;
+      }),
+    );
     const firstAccept = Math.min(...rows.map((r) => r.accepted_at));
     const lastFinish = Math.max(...mined.map((r) => r.finished_at!));
     const metrics = await (await fetch(`${url}/metrics`)).text();
@@ -281,6 +357,17 @@ async function main() {
       p50AcceptToMinedMs: percentile(latencies, 50),
       p95AcceptToMinedMs: percentile(latencies, 95),
       p99AcceptToMinedMs: percentile(latencies, 99),
+      maxOutstandingPerMember,
+      p95AcceptToMinedMsWithHostileMember: percentile(withHostile, 95),
+      p95AcceptToMinedMsOnHostileLane: percentile(onHostileLane, 95),
+      hostileMember: {
+        parked: load.hostileParked,
+        refused: load.hostileRefused,
+        stillQueuedAtEnd: hostileRows.filter((r) => r.state === "queued").length,
+        lane: hostileLane ?? null,
+        otherMembersMinedWhileParked: withHostile.length,
+        ofThemOnItsLane: onHostileLane.length,
+      },
       meanBatchSize: Math.round((metric("medtrace_relay_batch_size_sum") / metric("medtrace_relay_batch_size_count")) * 10) / 10,
       meanIntakeMs: Math.round((metric("medtrace_relay_verify_seconds_sum") / metric("medtrace_relay_verify_seconds_count")) * 10_000) / 10,
       meanSimulationMs: Math.round((metric("medtrace_relay_simulation_seconds_sum") / metric("medtrace_relay_simulation_seconds_count")) * 10_000) / 10,
@@ -302,6 +389,10 @@ async function main() {
       ["p50 accept→mined (ms)", result.p50AcceptToMinedMs, ""],
       ["p95 accept→mined (ms)", result.p95AcceptToMinedMs, "≤ 3,000"],
       ["p99 accept→mined (ms)", result.p99AcceptToMinedMs, ""],
+      ["hostile member: requests parked behind a nonce gap / still queued at the end", `${result.hostileMember.parked} / ${result.hostileMember.stillQueuedAtEnd}`, `${HOSTILE} / ${HOSTILE}`],
+      ["p95 accept→mined of the other members while it is parked (ms)", result.p95AcceptToMinedMsWithHostileMember, "≤ 3,000"],
+      [`  of the member sharing its lane ${result.hostileMember.lane} (ms; ${result.hostileMember.ofThemOnItsLane} requests)`, result.p95AcceptToMinedMsOnHostileLane, "≤ 3,000"],
+      ["most requests of one member not yet finished at once", result.maxOutstandingPerMember, `≤ RELAY_MAX_QUEUED_PER_MEMBER (bench: 2,000)`],
       ["mean batch size", result.meanBatchSize, ""],
       ["mean intake time: checks, simulation, durable insert (ms)", result.meanIntakeMs, ""],
       ["  of which waiting for the node's simulation (ms)", result.meanSimulationMs, ""],

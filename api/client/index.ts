@@ -9,7 +9,7 @@ import {
   type SignedRequestJson,
 } from "../relay/forward-request";
 import { batchTokenInterface, consortiumInterface } from "../relay/policy";
-import type { RequestStatus } from "../relay/schemas";
+import { MAX_WAIT_SECONDS, type RequestStatus } from "../relay/schemas";
 import type { Item } from "../domain/packing";
 
 /**
@@ -163,11 +163,12 @@ export class RelayClient {
     private readonly headers: Record<string, string> = {},
   ) {}
 
-  private async call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+  private async call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, timeoutMs?: number): Promise<{ status: number; body: T }> {
     const res = await fetch(new URL(path, this.baseUrl), {
       method,
       headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...this.headers, ...headers },
       body: body !== undefined ? JSON.stringify(body) : undefined,
+      ...(timeoutMs ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
     });
     const text = await res.text();
     const json = text ? (JSON.parse(text) as unknown) : undefined;
@@ -226,23 +227,40 @@ export class RelayClient {
 
   /** GET /v1/requests/:id; with `waitSeconds`, the relay answers at the next state change or after that long. */
   async status(id: string, opts: { waitSeconds?: number } = {}): Promise<RequestStatus> {
-    const wait = opts.waitSeconds ? `?wait=${Math.min(30, Math.max(0, Math.floor(opts.waitSeconds)))}` : "";
-    return (await this.call<RequestStatus>("GET", `/v1/requests/${id}${wait}`)).body;
+    const seconds = Math.min(MAX_WAIT_SECONDS, Math.max(0, Math.floor(opts.waitSeconds ?? 0)));
+    // A long-poll that never answers (a half-open connection) must not hang the caller for ever.
+    return (await this.call<RequestStatus>("GET", `/v1/requests/${id}${seconds ? `?wait=${seconds}` : ""}`, undefined, {}, (seconds + 30) * 1000)).body;
   }
 
   /**
    * Follows the request until it is mined or failed, by long-polling (the relay answers at each
-   * state change); throws after `timeoutMs`. `intervalMs` paces the last asks under a second.
+   * state change, or after at most 30 s, and the client asks again); throws after `timeoutMs`
+   * (default 60 s). A long-poll cut by something in between (a proxy's or load balancer's
+   * idle timeout, a relay restart) is asked again after a short pause, so only a relay refusal
+   * (RelayError) or the timeout ends the wait. `intervalMs` paces the asks when under a second
+   * is left, or after a cut connection.
    */
   async waitFor(id: string, opts: { timeoutMs?: number; intervalMs?: number } = {}): Promise<RequestStatus> {
     const timeoutMs = opts.timeoutMs ?? 60_000;
     const until = Date.now() + timeoutMs;
+    let last: RequestStatus | undefined;
+    let lastCut: unknown;
     for (;;) {
-      const waitSeconds = Math.min(30, Math.floor((until - Date.now()) / 1000));
-      const s = await this.status(id, { waitSeconds: Math.max(0, waitSeconds) });
-      if (s.state === "mined" || s.state === "failed") return s;
-      if (Date.now() > until) throw new Error(`request ${id} is still ${s.state} after ${timeoutMs} ms`);
-      if (waitSeconds < 1) await new Promise((r) => setTimeout(r, opts.intervalMs ?? 200));
+      const waitSeconds = Math.min(MAX_WAIT_SECONDS, Math.floor((until - Date.now()) / 1000));
+      let pause = waitSeconds < 1;
+      try {
+        last = await this.status(id, { waitSeconds: Math.max(0, waitSeconds) });
+        if (last.state === "mined" || last.state === "failed") return last;
+      } catch (err) {
+        if (err instanceof RelayError) throw err;
+        lastCut = err;
+        pause = true;
+      }
+      if (Date.now() > until) {
+        const why = last ? `is still ${last.state}` : `could not be read (${(lastCut as Error)?.message ?? lastCut})`;
+        throw new Error(`request ${id} ${why} after ${timeoutMs} ms`);
+      }
+      if (pause) await new Promise((r) => setTimeout(r, opts.intervalMs ?? 200));
     }
   }
 }

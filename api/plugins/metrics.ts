@@ -9,7 +9,7 @@ declare module "fastify" {
 
 /** Prometheus registry of the service, served at GET /metrics; plugins register their own metrics on it. */
 export default fp(
-  async (app) => {
+  async (app, opts: { rateLimitPerMinute?: number }) => {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry, prefix: "medtrace_" });
     const httpDuration = new Histogram({
@@ -26,7 +26,9 @@ export default fp(
         reply.elapsedTime / 1000,
       );
     });
-    app.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {
+    // Rendering runs every collector (outbox counts, lane states): bounded per client address.
+    const config = opts.rateLimitPerMinute ? { rateLimit: { max: opts.rateLimitPerMinute, timeWindow: "1 minute" } } : undefined;
+    app.get("/metrics", { schema: { hide: true }, config }, async (_request, reply) => {
       reply.header("content-type", registry.contentType);
       return registry.metrics();
     });

@@ -1,6 +1,7 @@
 import { getAddress, type EventFragment } from "ethers";
 import { batchTokenInterface } from "../chain/logs";
 import { LEDGER_EVENT_NAMES, type ItemArg, type LedgerEvent, type LedgerEventName } from "../domain/ledger-events";
+import { redactNodeDetails } from "../chain/redact";
 
 /**
  * Raw JSON-RPC reads for the indexer and the audit task: eth_getLogs over a block range with the
@@ -194,22 +195,19 @@ export class JsonRpcClient implements RpcSender {
       const e = err as Error;
       // Never the URL: it may carry an API key, and these messages reach /ready and /v1/index/status.
       const cause = (e as { cause?: Error }).cause;
-      const message = e.name === "TimeoutError" ? `no answer from the JSON-RPC node within ${this.timeoutMs} ms` : redactUrls(`${e.message}${cause ? ` (${cause.message})` : ""}`);
+      const message = e.name === "TimeoutError" ? `no answer from the JSON-RPC node within ${this.timeoutMs} ms` : redactUrls(`${e.message}${cause ? ` (${cause.message})` : ""}`, this.url);
       for (const c of calls) c.reject(new Error(`${c.method}: ${message}`));
     }
   }
 }
 
 /**
- * Replaces every URL, and every host:port, in a message by "…" (node URLs may carry credentials or
- * API keys, and where the node is belongs to the operator, not the public).
+ * Removes every URL, IP address (with its port) and resolved host name from a message, and each
+ * part of the configured node URL when given (node URLs may carry credentials or API keys, and
+ * where the node is belongs to the operator, not the public): chain/redact.ts.
  */
-export function redactUrls(message: string): string {
-  return message
-    .replace(/\b([a-z][a-z0-9+.-]*):\/\/[^\s"'()<>]+/gi, "$1://…")
-    .replace(/\[[0-9a-f:]+\](:\d+)?/gi, "…")
-    .replace(/\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b/g, "…")
-    .replace(/\b(?:localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)+):\d{2,5}\b/gi, "…");
+export function redactUrls(message: string, nodeUrl?: string): string {
+  return redactNodeDetails(message, nodeUrl);
 }
 
 interface RpcAnswer {

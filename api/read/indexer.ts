@@ -94,9 +94,10 @@ export class Indexer extends EventEmitter {
       this.backoffMs = this.o.pollMs;
       this.schedule(this.o.pollMs);
     } catch (err) {
-      // Never a URL (node URLs may carry API keys): this message reaches /ready and /v1/index/status.
-      const message = redactUrls((err as Error).message.split("\n")[0]);
-      if (this.status.lastError !== message) this.o.log?.warn({ err: message }, "indexer: chain read failed; retrying");
+      // lastError is public (/v1/index/status, /ready): no node address in it; the log keeps it all.
+      const raw = (err as Error).message.split("\n")[0];
+      const message = redactUrls(raw);
+      if (this.status.lastError !== message) this.o.log?.warn({ err: raw }, "indexer: chain read failed; retrying");
       this.status.lastError = message;
       this.status.lastErrorAt = Date.now();
       this.emit("error-read", err);

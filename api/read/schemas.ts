@@ -4,7 +4,16 @@ import { VERDICTS } from "./verification";
 
 /** Payloads of the read side, one zod schema each, shared by routes, scripts and tests. */
 
-export const batchIdParam = z.object({ batchId: z.string().regex(/^[1-9]\d{0,19}$/, "a batch id is a positive whole number").describe("Batch (token) id") });
+// The index stores batch ids as SQLite 64-bit integers: a larger id cannot exist there, and binding
+// one threw a RangeError (a 500 with an error-level stack trace) instead of a clear refusal.
+export const batchIdParam = z.object({
+  batchId: z
+    .string()
+    .regex(/^[1-9]\d{0,19}$/, "a batch id is a positive whole number")
+    // zod runs refinements after a failed regex too: test the form again before BigInt.
+    .refine((v) => !/^\d{1,20}$/.test(v) || BigInt(v) <= 9_223_372_036_854_775_807n, "a batch id is at most 9223372036854775807")
+    .describe("Batch (token) id"),
+});
 export const addressParam = z.object({
   address: z.string().refine((v) => isAddress(v), "must be a 0x-prefixed 20-byte hex address").describe("Member address"),
 });

@@ -4,6 +4,7 @@ import { Interface, toQuantity } from "ethers";
 import { RpcError, type RpcClient } from "./rpc";
 import { REPO_ROOT, type SystemAddresses } from "../chain/addresses";
 import { consortiumInterface, decodeRevert, forwarderInterface } from "./policy";
+import { LruCache } from "./lru";
 
 /**
  * Reads the relay needs from the chain, with short caches. Both cached facts only ever get
@@ -11,14 +12,25 @@ import { consortiumInterface, decodeRevert, forwarderInterface } from "./policy"
  * let through a request the chain then refuses at execution, where the outcome is recorded as
  * failed with its decoded reason. RELAY_MEMBER_CACHE_MS bounds that window (default 2 s); intake
  * reads the nonce fresh (forwarderNonce(account, true)) and uses the cache for roles only.
+ *
+ * Every cache is bounded (RELAY_ADDRESS_CACHE_SIZE entries, least recently used first out): anyone
+ * can sign with a fresh key, and each such request used to leave entries behind for good.
  */
 
 export interface MemberFacts {
-  /** The member account the key signs for (zero address when none). */
+  /** The member account the key signs for (Consortium.actor; zero address when none). */
   account: string;
-  /** That member's active role (IConsortium.Role; 0 when none or not active). */
+  /** That member's active role (IConsortium.Role; 0 when none, not active or licence expired). */
   role: number;
   governor: boolean;
+  /**
+   * Consortium.member(key): the register's MemberStatus of the key read as an account (None 0,
+   * Active 1, Suspended 2, Revoked 3) and its keyRotated flag. For a key that is its own member
+   * account (or no member's key) this tells "not a member", "key rotated" and "not active" apart
+   * without another read; for a rotated-in key, intake reads the account's record itself.
+   */
+  status: number;
+  keyRotated: boolean;
 }
 
 export class NodeUnavailableError extends Error {
@@ -36,6 +48,23 @@ export function isTransportError(err: unknown): boolean {
   if (e?.code === "TIMEOUT" || e?.code === "NETWORK_ERROR" || e?.code === "SERVER_ERROR") return true;
   const msg = String(e?.message ?? "");
   return /ECONNREFUSED|ECONNRESET|fetch failed|socket hang up|EPIPE|ETIMEDOUT|other side closed|timeout/i.test(msg);
+}
+
+/** Word `i` of an ABI-encoded static tuple (0 when absent). */
+function wordAt(hex: string, i: number): bigint {
+  return BigInt("0x" + (hex.slice(2 + 64 * i, 2 + 64 * (i + 1)) || "0"));
+}
+
+/** The facts from the raw answers of actor(key), isGovernor(key) and member(key). */
+function toFacts(actorHex: string, govHex: string, memberHex: string): MemberFacts {
+  // Consortium.actor(key) = (account, role, index); Consortium.member(key) = (role, status, jurisdiction, gln, licenceExpiry, index, keyRotated, licenceHash).
+  return {
+    account: "0x" + wordAt(actorHex, 0).toString(16).padStart(40, "0"),
+    role: Number(wordAt(actorHex, 1)),
+    governor: BigInt(govHex) !== 0n,
+    status: Number(wordAt(memberHex, 1)),
+    keyRotated: wordAt(memberHex, 6) !== 0n,
+  };
 }
 
 function toBlockTag(tag: string | number): string {
@@ -56,7 +85,13 @@ function loadSimulator(): { iface: Interface; code: string } | undefined {
 
 /** Most calls and gas in one batched simulation (well under the eth_call gas caps nodes apply, e.g. geth's 50 M). */
 const SIM_BATCH_CALLS = 64;
+/** Gas for each view call of a batched membership read (a few storage reads each). */
+const READ_CALL_GAS = 200_000n;
+/** Accounts per batched membership read: three view calls each. */
+const READ_BATCH_ACCOUNTS = Math.floor(SIM_BATCH_CALLS / 3);
 const SIM_BATCH_GAS = 25_000_000n;
+/** Most gas for the second look at a bare revert (under the eth_call gas caps nodes apply). */
+const AMPLE_GAS = 30_000_000n;
 /** Gas the simulator spends around each call (self-call, copying, the Outcome revert). */
 const SIM_CALL_OVERHEAD = 40_000n;
 
@@ -82,6 +117,19 @@ export function encodeForwardedCalls(requests: SimulatedRequest[]): string {
   return word(32) + word(tuples.length) + head + tuples.join("");
 }
 
+/** An {Outcome} revert of the RelaySimulator: whether the call succeeded, the gas it used, what it returned. */
+export function parseOutcome(data: string, outcomeSelector: string): { success: boolean; gasUsed: bigint; returnData: string } | undefined {
+  // Outcome(bool success, uint256 gasUsed, bytes returnData): selector, two words, offset, length, bytes.
+  const hex = data.slice(2);
+  if (hex.length < 8 + 5 * 64 || "0x" + hex.slice(0, 8) !== outcomeSelector) return undefined;
+  const length = Number(BigInt("0x" + hex.slice(8 + 192, 8 + 256)));
+  return {
+    success: hex.slice(8 + 63, 8 + 64) === "1",
+    gasUsed: BigInt("0x" + hex.slice(8 + 64, 8 + 128)),
+    returnData: "0x" + hex.slice(8 + 256, 8 + 256 + length * 2),
+  };
+}
+
 /** Decodes an ABI-encoded `bytes[]` return value into 0x hex strings. */
 export function decodeBytesArray(raw: string): string[] {
   const hex = raw.slice(2);
@@ -105,14 +153,24 @@ export class ChainView {
   private readonly simulateSelector = this.simulator?.iface.getFunction("simulate")!.selector ?? "";
   private readonly outcomeSelector = this.simulator?.iface.getError("Outcome")!.selector ?? "";
   private simQueue: { request: SimulatedRequest; resolve: (r: SimulationResult) => void; reject: (e: unknown) => void }[] = [];
-  private readonly members = new Map<string, { facts: MemberFacts; at: number }>();
-  private readonly nonces = new Map<string, { nonce: bigint; at: number }>();
+  private readQueue: { account: string; resolve: (f: MemberFacts) => void; reject: (e: unknown) => void }[] = [];
+  private readonly members: LruCache<string, MemberFacts>;
+  private readonly nonces: LruCache<string, { nonce: bigint; at: number }>;
 
   constructor(
     readonly rpc: RpcClient,
     readonly addresses: SystemAddresses,
     private readonly cacheMs: number,
-  ) {}
+    cacheSize = 10_000,
+  ) {
+    this.members = new LruCache(cacheSize, cacheMs);
+    this.nonces = new LruCache(cacheSize);
+  }
+
+  /** Entries held by each cache (a metric: they must stay bounded whatever the traffic). */
+  cacheSizes(): { members: number; nonces: number } {
+    return { members: this.members.size, nonces: this.nonces.size };
+  }
 
   /**
    * eth_call through the lean batched RpcClient: ethers' provider.call() managed ≈ 850 calls/s
@@ -139,28 +197,83 @@ export class ChainView {
     return p;
   }
 
+  /**
+   * A signing key's member account and active role (Consortium.actor), governor flag and register
+   * record read as an account. The keys asked for in one event-loop turn are read in one eth_call
+   * (the RelaySimulator at the forwarder's address by state override, three view calls per key);
+   * before, each new signer cost up to three eth_calls (role, governor, then member to tell
+   * NOT_A_MEMBER from MEMBER_NOT_ACTIVE), so requests signed with fresh keys put three node calls
+   * each on the consortium's node.
+   */
   async memberFacts(account: string): Promise<MemberFacts> {
     const key = account.toLowerCase();
     const hit = this.members.get(key);
-    if (hit && Date.now() - hit.at < this.cacheMs) return hit.facts;
-    return this.shared(`member:${key}`, () => this.readMemberFacts(account, key));
+    if (hit) return hit;
+    return this.shared(`member:${key}`, async () => {
+      const facts = await this.readMemberFacts(account);
+      this.members.set(key, facts);
+      return facts;
+    });
   }
 
-  private async readMemberFacts(account: string, key: string): Promise<MemberFacts> {
-    // `account` here is the signing key: the Consortium's `actor` maps it to the member account
-    // (a rotated-out key maps to nothing) and that member's active role.
-    const [actorHex, govHex] = await Promise.all([
-      this.call(this.addresses.consortium, consortiumInterface.encodeFunctionData("actor", [account])),
-      this.call(this.addresses.consortium, consortiumInterface.encodeFunctionData("isGovernor", [account])),
-    ]);
-    const words = actorHex.slice(2).match(/.{64}/g) ?? [];
-    const facts: MemberFacts = {
-      account: "0x" + (words[0] ?? "").slice(24),
-      role: Number(BigInt("0x" + (words[1] ?? "0"))),
-      governor: BigInt(govHex) !== 0n,
-    };
-    this.members.set(key, { facts, at: Date.now() });
-    return facts;
+  private readMemberFacts(account: string): Promise<MemberFacts> {
+    if (!this.batchedSimulation) return this.readMemberFactsOne(account);
+    return new Promise((resolve, reject) => {
+      this.readQueue.push({ account, resolve, reject });
+      if (this.readQueue.length === 1) setImmediate(() => this.flushReads());
+    });
+  }
+
+  private flushReads() {
+    const queue = this.readQueue;
+    this.readQueue = [];
+    for (let i = 0; i < queue.length; i += READ_BATCH_ACCOUNTS) void this.readBatch(queue.slice(i, i + READ_BATCH_ACCOUNTS));
+  }
+
+  private async readBatch(chunk: typeof this.readQueue) {
+    const consortium = this.addresses.consortium;
+    const calls = chunk.flatMap(({ account }) =>
+      (["actor", "isGovernor", "member"] as const).map((fn) => ({ from: account, to: consortium, data: consortiumInterface.encodeFunctionData(fn, [account]), gas: READ_CALL_GAS, value: 0n })),
+    );
+    let outcomes: string[];
+    try {
+      const raw = await this.rpc.send<string>("eth_call", [
+        { to: this.addresses.forwarder, data: this.simulateSelector + encodeForwardedCalls(calls), gas: toQuantity(BigInt(calls.length) * (READ_CALL_GAS + SIM_CALL_OVERHEAD) + 200_000n) },
+        "latest",
+        { [this.addresses.forwarder]: { code: this.simulator!.code } },
+      ]);
+      outcomes = decodeBytesArray(raw);
+      this.simulationRefusals = 0;
+    } catch (err) {
+      if (!(err instanceof RpcError) && isTransportError(err)) {
+        for (const item of chunk) item.reject(new NodeUnavailableError(err));
+        return;
+      }
+      if (++this.simulationRefusals >= 3) this.batchedSimulation = false;
+      for (const item of chunk) this.readMemberFactsOne(item.account).then(item.resolve, item.reject);
+      return;
+    }
+    chunk.forEach((item, i) => {
+      const [actor, governor, member] = [0, 1, 2].map((k) => (outcomes[i * 3 + k] ? parseOutcome(outcomes[i * 3 + k], this.outcomeSelector) : undefined));
+      if (!actor?.success || !governor?.success || !member?.success || actor.returnData.length < 2 + 64 * 3 || governor.returnData.length < 66 || member.returnData.length < 2 + 64 * 8) {
+        this.readMemberFactsOne(item.account).then(item.resolve, item.reject);
+        return;
+      }
+      item.resolve(toFacts(actor.returnData, governor.returnData, member.returnData));
+    });
+  }
+
+  /** The same three reads as plain eth_calls (one JSON-RPC batch), for nodes without state overrides. */
+  private async readMemberFactsOne(account: string): Promise<MemberFacts> {
+    const [actorHex, govHex, memberHex] = await Promise.all(
+      (["actor", "isGovernor", "member"] as const).map((fn) => this.call(this.addresses.consortium, consortiumInterface.encodeFunctionData(fn, [account]))),
+    );
+    return toFacts(actorHex, govHex, memberHex);
+  }
+
+  /** The forwarder nonce last read for `account`, without asking the node (undefined if not held). */
+  cachedNonce(account: string): bigint | undefined {
+    return this.nonces.peek(account.toLowerCase())?.nonce;
   }
 
   /** The signer's forwarder nonce (cached up to cacheMs unless `fresh`). */
@@ -254,19 +367,17 @@ export class ChainView {
   }
 
   private decodeOutcome(data: string, request: SimulatedRequest): SimulationResult | undefined {
-    // Outcome(bool success, uint256 gasUsed, bytes returnData): selector, two words, offset, length, bytes.
-    const hex = data.slice(2);
-    if (hex.length < 8 + 5 * 64 || "0x" + hex.slice(0, 8) !== this.outcomeSelector) return undefined;
-    const success = hex.slice(8 + 63, 8 + 64) === "1";
-    const gasUsed = BigInt("0x" + hex.slice(8 + 64, 8 + 128));
-    const length = Number(BigInt("0x" + hex.slice(8 + 192, 8 + 256)));
-    const returnData = "0x" + hex.slice(8 + 256, 8 + 256 + length * 2);
+    const outcome = parseOutcome(data, this.outcomeSelector);
+    if (!outcome) return undefined;
+    const { success, gasUsed, returnData } = outcome;
     if (success) return { ok: true };
     const decoded = decodeRevert(returnData);
     if (decoded) return { ok: false, ...decoded };
     // No revert data: out of gas when the call used (nearly) all it was given.
     if (returnData === "0x" && gasUsed >= request.gas - request.gas / 64n) return { ok: false, error: "OutOfGas", args: { gas: request.gas.toString() } };
-    return { ok: false, error: "RevertedWithoutData", args: { reason: "the call reverted without data" } };
+    // A bare revert with gas left may still be gas run out in a nested call (BatchToken's linked
+    // libraries): one eth_call alone tells (simulateOne).
+    return undefined;
   }
 
   /** One eth_call for one request. */
@@ -286,9 +397,24 @@ export class ChainView {
         const decoded = decodeRevert(err.data);
         if (decoded) return { ok: false, ...decoded };
         if (/out ?of ?gas|gas required exceeds|intrinsic gas/i.test(err.message)) return { ok: false, error: "OutOfGas", args: { gas: request.gas.toString() } };
+        // Gas run out inside a nested call (a delegatecall into BatchToken's linked libraries)
+        // leaves the caller its 1/64 to revert with nothing: the same call with ample gas tells.
+        if (await this.passesWithAmpleGas(request, calldata, blockTag)) return { ok: false, error: "OutOfGas", args: { gas: request.gas.toString() } };
         return { ok: false, error: "RevertedWithoutData", args: { reason: err.message } };
       }
       throw new NodeUnavailableError(err);
+    }
+  }
+
+  /** Whether `request` runs, or reverts with a reason, given ample gas (a bare revert only then is not about gas). */
+  private async passesWithAmpleGas(request: SimulatedRequest, calldata: string, blockTag: string | number): Promise<boolean> {
+    const ample = request.gas * 8n + 1_000_000n < AMPLE_GAS ? request.gas * 8n + 1_000_000n : AMPLE_GAS;
+    if (ample <= request.gas) return false;
+    try {
+      await this.rpc.send("eth_call", [{ from: this.addresses.forwarder, to: request.to, data: calldata, value: toQuantity(request.value), gas: toQuantity(ample) }, toBlockTag(blockTag)]);
+      return true;
+    } catch (err) {
+      return err instanceof RpcError && decodeRevert(err.data) !== undefined;
     }
   }
 

@@ -96,6 +96,36 @@ export const relayEnvSchema = z.object({
     .min(1)
     .default(200_000)
     .describe("queued requests at which intake answers 503 QUEUE_FULL instead of accepting more"),
+  RELAY_MAX_QUEUED_PER_MEMBER: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(200)
+    .describe(
+      "requests of one member (signer) not yet on chain — queued or submitted — at which intake answers 429 MEMBER_QUEUE_FULL; bounds what one member, e.g. one parking requests behind a nonce gap, holds of the relay",
+    ),
+  RELAY_STALL_MS: z.coerce
+    .number()
+    .int()
+    .min(1_000)
+    .max(3_600_000)
+    .default(30_000)
+    .describe("a relayer lane whose ready requests (or whose oldest unmined transaction) waited longer than this is reported stalled on /ready and in the metrics"),
+  RELAY_ADDRESS_CACHE_SIZE: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(10_000_000)
+    .default(10_000)
+    .describe("addresses whose role, forwarder nonce and rate-limit state the relay keeps in memory (least recently used go first; they are read again when next seen)"),
+  RELAY_MAX_LONG_POLLS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1_000_000)
+    .default(10_000)
+    .describe("GET /v1/requests/:id?wait= calls held open at once; past it, the status is answered at once (the client simply asks again)"),
   RELAY_ADMIN_TOKEN: z
     .string()
     .min(24, "must be at least 24 characters")

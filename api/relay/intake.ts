@@ -4,7 +4,8 @@ import { NodeUnavailableError, type ChainView } from "./chain-view";
 import type { RpcClient } from "./rpc";
 import { checksum, forwardRequestDigest, type ForwardRequestData } from "./forward-request";
 import type { SignerRecovery } from "./recovery";
-import { DuplicateNonceError, type Outbox, type RequestRow } from "./outbox";
+import { DuplicateNonceError, MemberQueueFullError, scopeIdempotencyKey, type Outbox, type RequestRow } from "./outbox";
+import { LruCache } from "./lru";
 import { ROLE_NAMES, checkCall, consortiumInterface } from "./policy";
 import type { Submitter } from "./submitter";
 import type { RelayMetrics } from "./metrics";
@@ -13,9 +14,14 @@ import type { RequestStatus, SubmitBody } from "./schemas";
 
 /**
  * Request intake: every check a request must pass before it is written to the outbox, in order
- * of cost — schema (done by the route), static checks, signature (native, no I/O), per-member
- * rate limit, membership and nonce (cached chain reads), simulation (one eth_call) — then the
- * durable insert. Each refusal is an ApiError with a stable code and a hint.
+ * of cost — schema (done by the route), static checks, signature (native, no I/O), the member's
+ * idempotency key, deadline, per-member rate limit and queue depth, membership and nonce (cached
+ * chain reads), simulation (one eth_call) — then the durable insert. Each refusal is an ApiError
+ * with a stable code and a hint.
+ *
+ * Nothing that depends on who the signer is (its idempotency keys, its queue, its rate) is looked
+ * at before the signature proves it: an idempotency key looked up first could be probed, and
+ * taken, by anyone who named it.
  */
 
 export interface IntakeOptions {
@@ -35,13 +41,20 @@ export interface Accepted {
   duplicate: boolean;
 }
 
-/** Token bucket per member: RELAY_MEMBER_RATE_PER_SECOND sustained, RELAY_MEMBER_BURST burst. */
+/**
+ * Token bucket per member: RELAY_MEMBER_RATE_PER_SECOND sustained, RELAY_MEMBER_BURST burst. Held
+ * in a bounded LRU map: a key evicted after a quiet spell comes back with a full bucket, which is
+ * what it would have refilled to anyway.
+ */
 class MemberBuckets {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  readonly buckets: LruCache<string, { tokens: number; at: number }>;
   constructor(
     private readonly rate: number,
     private readonly burst: number,
-  ) {}
+    size: number,
+  ) {
+    this.buckets = new LruCache(size);
+  }
   take(key: string): number | undefined {
     const now = Date.now();
     const b = this.buckets.get(key) ?? { tokens: this.burst, at: now };
@@ -61,7 +74,12 @@ export class Intake {
   private block = { n: 0, at: 0 };
 
   constructor(private readonly o: IntakeOptions) {
-    this.buckets = new MemberBuckets(o.env.RELAY_MEMBER_RATE_PER_SECOND, o.env.RELAY_MEMBER_BURST);
+    this.buckets = new MemberBuckets(o.env.RELAY_MEMBER_RATE_PER_SECOND, o.env.RELAY_MEMBER_BURST, o.env.RELAY_ADDRESS_CACHE_SIZE);
+  }
+
+  /** Rate-limit buckets held (a metric: bounded by RELAY_ADDRESS_CACHE_SIZE). */
+  get bucketCount(): number {
+    return this.buckets.buckets.size;
   }
 
   setChainIssue(issue: string | undefined) {
@@ -117,7 +135,7 @@ export class Intake {
     if (this.chainIssue) this.refuse(503, "CHAIN_RESET", this.chainIssue, "the operators must redeploy or reconfigure the relay; nothing is accepted meanwhile");
     if (this.queuedCount() >= env.RELAY_MAX_QUEUE) this.refuse(503, "QUEUE_FULL", `the relay has ${env.RELAY_MAX_QUEUE} requests queued`, "retry later");
 
-    const idem = opts.idempotencyKey ?? body.idempotencyKey;
+    const clientKey = opts.idempotencyKey ?? body.idempotencyKey;
     if (opts.idempotencyKey && body.idempotencyKey && opts.idempotencyKey !== body.idempotencyKey) {
       this.refuse(400, "IDEMPOTENCY_KEY_MISMATCH", "the Idempotency-Key header and the idempotencyKey field differ", "send one of them, or the same value in both");
     }
@@ -133,10 +151,6 @@ export class Intake {
       signature: r.signature.toLowerCase(),
     };
 
-    if (idem) {
-      const existing = this.o.outbox.byIdempotencyKey(idem);
-      if (existing) return this.replay(existing, request);
-    }
     if (body.chainId !== undefined && BigInt(body.chainId) !== this.o.chainId) {
       this.refuse(422, "WRONG_CHAIN", `the request is for chain ${body.chainId}; this relay serves chain ${this.o.chainId}`, `sign for chainId ${this.o.chainId} (GET /v1/relay/domain)`);
     }
@@ -151,12 +165,6 @@ export class Intake {
     if (!policy.ok) this.refuse(policy.code === "TARGET_NOT_ALLOWED" || policy.code === "SELECTOR_NOT_ALLOWED" ? 403 : 422, policy.code, policy.message, policy.hint);
     const fn = policy.fn;
 
-    const now = BigInt(Math.floor(Date.now() / 1000));
-    if (request.deadline < now) this.refuse(422, "DEADLINE_EXPIRED", `the deadline ${request.deadline} is in the past (now ${now})`, "sign the request again with a later deadline");
-    if (request.deadline < now + BigInt(env.RELAY_MIN_DEADLINE_SECONDS)) {
-      this.refuse(422, "DEADLINE_TOO_CLOSE", `the deadline is less than ${env.RELAY_MIN_DEADLINE_SECONDS} s away`, "give the request more time (e.g. an hour) and sign again");
-    }
-
     if (!opts.skipSignature) {
       const digest = forwardRequestDigest({ chainId: this.o.chainId, verifyingContract: addresses.forwarder }, request);
       const recovered = await this.o.recovery.recover(digest, request.signature);
@@ -169,7 +177,28 @@ export class Intake {
           `sign the ForwardRequest (with its nonce) as ${request.from} under the domain {name "ConsortiumForwarder", version "1", chainId ${this.o.chainId}, verifyingContract ${addresses.forwarder}}`,
         );
       }
-      this.takeToken(request.from.toLowerCase());
+    }
+
+    // The signer is proven (or is the custodial member the API key authenticated): its own
+    // namespace of idempotency keys. A retry answers with the original before anything that may
+    // have changed since (deadline, nonce, rate) is judged again.
+    const idem = clientKey ? scopeIdempotencyKey(request.from, clientKey) : undefined;
+    if (idem) {
+      const existing = this.o.outbox.byIdempotencyKey(idem);
+      if (existing) return this.replay(existing, request);
+    }
+
+    const now = BigInt(Math.floor(Date.now() / 1000));
+    if (request.deadline < now) this.refuse(422, "DEADLINE_EXPIRED", `the deadline ${request.deadline} is in the past (now ${now})`, "sign the request again with a later deadline");
+    if (request.deadline < now + BigInt(env.RELAY_MIN_DEADLINE_SECONDS)) {
+      this.refuse(422, "DEADLINE_TOO_CLOSE", `the deadline is less than ${env.RELAY_MIN_DEADLINE_SECONDS} s away`, "give the request more time (e.g. an hour) and sign again");
+    }
+    if (!opts.skipSignature) this.takeToken(request.from.toLowerCase());
+    // Before any chain read: a member at its depth costs one in-memory-indexed lookup, nothing more.
+    const live = this.o.outbox.liveCount(request.from);
+    if (live >= env.RELAY_MAX_QUEUED_PER_MEMBER) {
+      const lane = this.o.submitter.knownLane(request.from);
+      if (lane === undefined || !this.o.outbox.fillsGap(lane, request.from, request.nonce)) this.memberQueueFull(request.from, live);
     }
 
     const facts = await this.o.view.memberFacts(request.from);
@@ -178,15 +207,22 @@ export class Intake {
     } else if (!fn.roles.includes(facts.role)) {
       if (facts.role === 0) {
         // Why: no member behind the key (never admitted, or a rotated-out key), or a member not active.
-        const account = /^0x0{40}$/i.test(facts.account) ? request.from : facts.account;
-        const member = await this.o.rpc
-          .send<string>("eth_call", [{ to: addresses.consortium, data: consortiumInterface.encodeFunctionData("member", [account]) }, "latest"])
-          .catch(() => undefined);
-        const word = (i: number) => (member ? BigInt("0x" + (member.slice(2 + 64 * i, 2 + 64 * (i + 1)) || "0")) : 0n);
-        const status = Number(word(1));
-        const keyRotated = word(6) !== 0n;
+        // The key's own record came with its facts (one batched read); only a rotated-in key of an
+        // inactive member costs another read, of its account's record.
+        const ownRecord = /^0x0{40}$/i.test(facts.account) || facts.account.toLowerCase() === request.from.toLowerCase();
+        const account = ownRecord ? request.from : facts.account;
+        let status = facts.status;
+        let keyRotated = facts.keyRotated;
+        if (!ownRecord) {
+          const member = await this.o.rpc
+            .send<string>("eth_call", [{ to: addresses.consortium, data: consortiumInterface.encodeFunctionData("member", [account]) }, "latest"])
+            .catch(() => undefined);
+          const word = (i: number) => (member ? BigInt("0x" + (member.slice(2 + 64 * i, 2 + 64 * (i + 1)) || "0")) : 0n);
+          status = Number(word(1));
+          keyRotated = word(6) !== 0n;
+        }
         if (status === 0) this.refuse(403, "NOT_A_MEMBER", `${request.from} is not a member of the consortium`, "only admitted members can submit; ask the governors for admission");
-        if (account === request.from && keyRotated) {
+        if (ownRecord && keyRotated) {
           this.refuse(403, "KEY_ROTATED", `${request.from} no longer signs for its member: governance rotated the member's key`, "sign with the member's current key (Consortium.keyOf(account))");
         }
         this.refuse(403, "MEMBER_NOT_ACTIVE", `${account} is not an active member (suspended, revoked or licence expired)`, "renew the licence or ask governance for reinstatement");
@@ -221,9 +257,7 @@ export class Intake {
     if (request.nonce >= chainNonce + BigInt(env.RELAY_NONCE_WINDOW)) {
       this.refuse(422, "NONCE_TOO_FAR", `nonce ${request.nonce} is more than ${env.RELAY_NONCE_WINDOW} ahead of the forwarder's ${chainNonce}`, "GET /v1/nonces/{address} and sign with nextNonce");
     }
-    if (this.o.outbox.liveRequest(request.from, request.nonce)) {
-      this.refuse(409, "NONCE_ALREADY_QUEUED", `a request with nonce ${request.nonce} of ${request.from} is already at this relay`, "GET /v1/nonces/{address} and sign again with nextNonce");
-    }
+    if (this.o.outbox.liveRequest(request.from, request.nonce)) return this.alreadyQueued(request, idem);
     if (!sim.ok) {
       this.o.metrics.reverts.inc({ error: sim.error, stage: "simulation" });
       this.refuse(422, "CALL_REVERTED", `${fn.name} would revert with ${sim.error}`, "fix the call: the error name and arguments say why the contract refuses it", { error: sim.error, args: sim.args });
@@ -242,11 +276,11 @@ export class Intake {
         lane,
         acceptedBlock: await this.acceptedBlock(),
         custodial: !!opts.custodial,
+        maxLiveForSigner: env.RELAY_MAX_QUEUED_PER_MEMBER,
       });
     } catch (err) {
-      if (err instanceof DuplicateNonceError) {
-        this.refuse(409, "NONCE_ALREADY_QUEUED", `a request with nonce ${request.nonce} of ${request.from} is already at this relay`, "GET /v1/nonces/{address} and sign again with nextNonce");
-      }
+      if (err instanceof MemberQueueFullError) this.memberQueueFull(request.from, err.live);
+      if (err instanceof DuplicateNonceError) return this.alreadyQueued(request, idem);
       throw err;
     }
     if (row.nonce !== Number(request.nonce) || row.signer !== request.from) return this.replay(row, request);
@@ -254,6 +288,39 @@ export class Intake {
     this.queued.n++;
     this.o.submitter.notify(lane);
     return { row, duplicate: false };
+  }
+
+  /**
+   * 429 MEMBER_QUEUE_FULL: the member has RELAY_MAX_QUEUED_PER_MEMBER requests not yet on chain.
+   * The hint names a nonce gap when that is why they wait (read from what the relay holds: the
+   * cached forwarder nonce and the outbox, no node call).
+   */
+  private memberQueueFull(signer: string, live: number): never {
+    const max = this.o.env.RELAY_MAX_QUEUED_PER_MEMBER;
+    const chainNonce = this.o.view.cachedNonce(signer);
+    const lane = this.o.submitter.knownLane(signer);
+    const lowest = lane === undefined ? undefined : this.o.outbox.minQueuedNonce(lane, signer);
+    const gap = chainNonce !== undefined && lowest !== undefined && BigInt(lowest) > chainNonce && !this.o.outbox.liveRequest(signer, chainNonce);
+    this.refuse(
+      429,
+      "MEMBER_QUEUE_FULL",
+      `${signer} has ${live} requests not yet on chain at this relay; the most one member may have is ${max}`,
+      gap
+        ? `your requests wait behind a nonce gap: nonce ${chainNonce} is missing (your lowest queued nonce is ${lowest}); submit nonce ${chainNonce} (GET /v1/nonces/{address}) or let the queued ones expire`
+        : "wait until some of your requests are mined (GET /v1/requests/{id}?wait=30), then send more",
+      { live, max },
+    );
+  }
+
+  /**
+   * The nonce is held by a request already at this relay. A retry that raced its original (same
+   * idempotency key, sent again while the original was still being checked, e.g. after a client
+   * timeout) missed the key lookup but finds the original here: it gets the original's answer.
+   */
+  private alreadyQueued(request: ForwardRequestData & { nonce: bigint }, idem: string | undefined): Accepted {
+    const original = idem ? this.o.outbox.byIdempotencyKey(idem) : undefined;
+    if (original) return this.replay(original, request);
+    this.refuse(409, "NONCE_ALREADY_QUEUED", `a request with nonce ${request.nonce} of ${request.from} is already at this relay`, "GET /v1/nonces/{address} and sign again with nextNonce");
   }
 
   /** Same idempotency key again: the same request gets its original answer, a different one a conflict. */
@@ -266,7 +333,7 @@ export class Intake {
   /** The nonce a signer should sign next at this relay. */
   async nextNonce(signer: string): Promise<{ chainNonce: bigint; nextNonce: bigint }> {
     const chainNonce = await this.o.view.forwarderNonce(signer, true);
-    const pending = this.o.outbox.maxPendingNonce(checksum(signer.slice(2).toLowerCase()));
+    const pending = this.o.outbox.maxPendingNonce(checksum(signer.slice(2).toLowerCase()), chainNonce);
     const next = pending !== undefined && BigInt(pending) + 1n > chainNonce ? BigInt(pending) + 1n : chainNonce;
     return { chainNonce, nextNonce: next };
   }

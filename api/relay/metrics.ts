@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Outbox } from "./outbox";
+import type { LaneState } from "./submitter";
 
 /** Prometheus metrics of the write side, registered on the service registry (GET /metrics). */
 export interface RelayMetrics {
@@ -72,4 +73,43 @@ export function createRelayMetrics(registry: Registry, outbox: Outbox): RelayMet
       registers: [registry],
     }),
   };
+}
+
+/**
+ * Per-lane gauges, read from the submitter when scraped: a lane that stops moving shows as
+ * medtrace_relay_lane_stalled 1 with how long its ready requests (ready_wait_seconds) or its
+ * oldest unmined transaction (oldest_inflight_seconds) have waited; gapped_signers counts members
+ * whose queued requests wait behind a nonce gap (they hold back only themselves).
+ */
+export function registerLaneMetrics(registry: Registry, outbox: Outbox, lanes: () => LaneState[]) {
+  const gauge = (name: string, help: string, value: (s: LaneState, queued: Map<number, number>) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["lane", "relayer"],
+      registers: [registry],
+      collect() {
+        const queued = name === "medtrace_relay_lane_queued" ? outbox.queuedPerLane() : new Map<number, number>();
+        for (const s of lanes()) this.set({ lane: String(s.index), relayer: s.relayer }, value(s, queued));
+      },
+    });
+  gauge("medtrace_relay_lane_stalled", "1 when the lane's ready requests or oldest unmined transaction waited longer than RELAY_STALL_MS", (s) => (s.stalled ? 1 : 0));
+  gauge("medtrace_relay_lane_ready_wait_seconds", "How long requests the lane could send have waited unsent", (s) => s.readyWaitMs / 1000);
+  gauge("medtrace_relay_lane_oldest_inflight_seconds", "Age of the lane's oldest sent and unmined transaction", (s) => s.oldestInflightMs / 1000);
+  gauge("medtrace_relay_lane_inflight_transactions", "Transactions the lane has sent and not yet seen mined", (s) => s.inflight);
+  gauge("medtrace_relay_lane_gapped_signers", "Signers on the lane whose queued requests wait behind a nonce gap", (s) => s.gappedSigners);
+  gauge("medtrace_relay_lane_queued", "Queued requests assigned to the lane (gapped ones included)", (s, queued) => queued.get(s.index) ?? 0);
+}
+
+/** Entries of each per-address map of the relay: they must stay bounded, whoever signs requests. */
+export function registerCacheMetrics(registry: Registry, caches: () => Record<string, number>) {
+  new Gauge({
+    name: "medtrace_relay_cache_entries",
+    help: "Entries of the relay's per-address state (roles, nonces, rate-limit buckets, lane pins), each bounded by RELAY_ADDRESS_CACHE_SIZE",
+    labelNames: ["cache"],
+    registers: [registry],
+    collect() {
+      for (const [cache, n] of Object.entries(caches())) this.set({ cache }, n);
+    },
+  });
 }

@@ -16,6 +16,9 @@ import type { ForwardRequestData } from "./forward-request";
  * A submitted request may fall back to queued when its transaction was mined without executing it
  * (e.g. another relay consumed an earlier nonce of the same signer first): the forwarder's nonce is
  * the source of truth for "already executed", so a request can never run twice.
+ *
+ * Idempotency keys are scoped per member (stored as `<lower-case signer>:<key>`): one member's key
+ * never meets another's, so nobody can take or probe another member's keys.
  */
 
 export type RequestState = "queued" | "submitted" | "mined" | "failed";
@@ -43,6 +46,8 @@ export interface RequestRow {
   submitted_at: number | null;
   finished_at: number | null;
   custodial: number;
+  /** The request's deadline (unix seconds), also in the payload: a column so that expiry is one indexed query. */
+  deadline: number;
 }
 
 export interface TxRow {
@@ -66,6 +71,13 @@ export interface NewRequest {
   lane: number;
   acceptedBlock: number;
   custodial: boolean;
+  /** Refuse (MemberQueueFullError) when the signer already has this many requests queued or submitted. */
+  maxLiveForSigner?: number;
+}
+
+/** The stored form of a member's idempotency key: scoped by the member, so keys of two members never collide. */
+export function scopeIdempotencyKey(member: string, key: string): string {
+  return `${member.toLowerCase()}:${key}`;
 }
 
 export function serializeRequest(r: ForwardRequestData): string {
@@ -86,6 +98,14 @@ export function parseRequest(payload: string): ForwardRequestData {
 }
 
 export class DuplicateNonceError extends Error {}
+
+/** The signer has RELAY_MAX_QUEUED_PER_MEMBER requests not yet on chain. */
+export class MemberQueueFullError extends Error {
+  constructor(readonly live: number) {
+    super(`the signer has ${live} requests not yet on chain`);
+    this.name = "MemberQueueFullError";
+  }
+}
 
 /** How long the first request of a group commit waits for others (adds at most this to a 202). */
 const GROUP_COMMIT_MS = 2;
@@ -124,7 +144,8 @@ export class Outbox {
         accepted_block INTEGER NOT NULL,
         submitted_at INTEGER,
         finished_at INTEGER,
-        custodial INTEGER NOT NULL DEFAULT 0
+        custodial INTEGER NOT NULL DEFAULT 0,
+        deadline INTEGER
       );
       -- One live request per (signer, nonce). A failed request that never consumed its nonce
       -- (expired, skipped) frees it for a new signature.
@@ -153,22 +174,45 @@ export class Outbox {
       );
     `);
     this.createStateCounts();
+    this.migrateDeadlines();
+    this.createSignerCounts();
+    this.scopeIdempotencyKeys();
     this.stmt = {
       insert: this.db.prepare(
-        `INSERT INTO requests (id, idempotency_key, signer, nonce, target, fn, payload, lane, state, accepted_at, accepted_block, custodial)
-         VALUES (@id, @idempotency_key, @signer, @nonce, @target, @fn, @payload, @lane, 'queued', @accepted_at, @accepted_block, @custodial)`,
+        `INSERT INTO requests (id, idempotency_key, signer, nonce, target, fn, payload, lane, state, accepted_at, accepted_block, custodial, deadline)
+         VALUES (@id, @idempotency_key, @signer, @nonce, @target, @fn, @payload, @lane, 'queued', @accepted_at, @accepted_block, @custodial, @deadline)`,
       ),
       byId: this.db.prepare(`SELECT * FROM requests WHERE id = ?`),
       byIdem: this.db.prepare(`SELECT * FROM requests WHERE idempotency_key = ?`),
       live: this.db.prepare(
         `SELECT * FROM requests WHERE signer = ? AND nonce = ? AND (state IN ('queued','submitted','mined') OR (state = 'failed' AND success = 0))`,
       ),
+      // Through requests_signer_nonce from the chain nonce up, where only requests not yet on
+      // chain can be: without that bound (and the index's own condition, which lets SQLite use it)
+      // this public lookup (GET /v1/nonces) read every queued and submitted request of everyone.
       maxLiveNonce: this.db.prepare(
-        `SELECT MAX(nonce) AS n FROM requests WHERE signer = ? AND state IN ('queued','submitted')`,
+        `SELECT MAX(nonce) AS n FROM requests
+         WHERE signer = ? AND nonce >= ? AND (state IN ('queued','submitted','mined') OR (state = 'failed' AND success = 0)) AND state IN ('queued','submitted')`,
       ),
       liveLanes: this.db.prepare(`SELECT signer, lane, state FROM requests WHERE state IN ('queued','submitted') GROUP BY signer, lane, state`),
       moveQueued: this.db.prepare(`UPDATE requests SET lane = ? WHERE signer = ? AND state = 'queued' AND lane <> ?`),
-      queuedForLane: this.db.prepare(`SELECT * FROM requests WHERE state = 'queued' AND lane = ? ORDER BY signer, nonce LIMIT ?`),
+      // Each step is one seek in requests_state (state, lane, signer, nonce): the distinct signers
+      // of a lane cost one lookup each, however many requests each has parked.
+      queuedSigners: this.db.prepare(`
+        WITH RECURSIVE s(signer) AS (
+          SELECT (SELECT MIN(signer) FROM requests WHERE state = 'queued' AND lane = @lane)
+          UNION ALL
+          SELECT (SELECT MIN(signer) FROM requests WHERE state = 'queued' AND lane = @lane AND signer > s.signer) FROM s WHERE s.signer IS NOT NULL
+        )
+        SELECT signer FROM s WHERE signer IS NOT NULL`),
+      queuedOfSigner: this.db.prepare(
+        `SELECT * FROM requests WHERE state = 'queued' AND lane = ? AND signer = ? AND nonce >= ? ORDER BY nonce LIMIT ?`,
+      ),
+      // INDEXED BY: left alone, SQLite walks requests_state over every queued request and sorts.
+      expiredQueued: this.db.prepare(`SELECT id FROM requests INDEXED BY requests_queued_deadline WHERE state = 'queued' AND deadline < ? ORDER BY deadline LIMIT ?`),
+      liveCount: this.db.prepare(`SELECT n FROM signer_live WHERE signer = ?`).pluck(),
+      minQueuedNonce: this.db.prepare(`SELECT nonce FROM requests WHERE state = 'queued' AND lane = ? AND signer = ? ORDER BY nonce LIMIT 1`).pluck(),
+      queuedPerLane: this.db.prepare(`SELECT lane, COUNT(*) AS n FROM requests WHERE state = 'queued' GROUP BY lane`),
       counts: this.db.prepare(`SELECT state, n FROM state_counts`),
       unfinished: this.db.prepare(`SELECT * FROM requests WHERE state IN ('queued','submitted')`),
       sentTxs: this.db.prepare(`SELECT * FROM txs WHERE state = 'sent' ORDER BY relayer, relayer_nonce`),
@@ -214,6 +258,68 @@ export class Outbox {
         END;
       `);
       if (!existed) this.db.exec(`INSERT INTO state_counts (state, n) SELECT state, COUNT(*) FROM requests GROUP BY state`);
+    })();
+  }
+
+  /**
+   * Deadlines as a column (outboxes from before it are filled from the payload once), with an
+   * index over the queued ones only: expiring whatever is queued is one range read, whoever's
+   * requests they are and wherever they wait.
+   */
+  private migrateDeadlines() {
+    const columns = this.db.prepare(`PRAGMA table_info(requests)`).all() as { name: string }[];
+    this.db.transaction(() => {
+      if (!columns.some((c) => c.name === "deadline")) this.db.exec(`ALTER TABLE requests ADD COLUMN deadline INTEGER`);
+      this.db.exec(`UPDATE requests SET deadline = CAST(json_extract(payload, '$.deadline') AS INTEGER) WHERE deadline IS NULL`);
+      this.db.exec(`CREATE INDEX IF NOT EXISTS requests_queued_deadline ON requests(deadline) WHERE state = 'queued'`);
+    })();
+  }
+
+  /**
+   * Requests not yet on chain (queued or submitted) per signer, kept by triggers like
+   * state_counts: intake reads it for every request (RELAY_MAX_QUEUED_PER_MEMBER), and counting
+   * a member's rows would cost as many index steps as it has requests waiting. A signer at zero
+   * keeps its row (one per member that ever had a request accepted): deleting it cost a lookup
+   * on every settled request.
+   */
+  private createSignerCounts() {
+    this.db.transaction(() => {
+      const existed = this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'signer_live'`).get() !== undefined;
+      this.db.exec(`
+        CREATE TABLE IF NOT EXISTS signer_live (signer TEXT PRIMARY KEY, n INTEGER NOT NULL);
+        CREATE TRIGGER IF NOT EXISTS requests_live_insert AFTER INSERT ON requests WHEN NEW.state IN ('queued', 'submitted') BEGIN
+          INSERT INTO signer_live (signer, n) VALUES (NEW.signer, 1) ON CONFLICT(signer) DO UPDATE SET n = n + 1;
+        END;
+        CREATE TRIGGER IF NOT EXISTS requests_live_update AFTER UPDATE OF state ON requests
+          WHEN (OLD.state IN ('queued', 'submitted')) <> (NEW.state IN ('queued', 'submitted')) BEGIN
+          INSERT INTO signer_live (signer, n) VALUES (NEW.signer, CASE WHEN NEW.state IN ('queued', 'submitted') THEN 1 ELSE -1 END)
+            ON CONFLICT(signer) DO UPDATE SET n = n + excluded.n;
+        END;
+        CREATE TRIGGER IF NOT EXISTS requests_live_delete AFTER DELETE ON requests WHEN OLD.state IN ('queued', 'submitted') BEGIN
+          UPDATE signer_live SET n = n - 1 WHERE signer = OLD.signer;
+        END;
+      `);
+      if (!existed) this.db.exec(`INSERT INTO signer_live (signer, n) SELECT signer, COUNT(*) FROM requests WHERE state IN ('queued', 'submitted') GROUP BY signer`);
+    })();
+  }
+
+  /**
+   * Idempotency keys used to share one namespace (signed requests stored the client's key as
+   * given; custodial ones as custodial:<api key id>:<key>): stored keys are now scoped by member
+   * (scopeIdempotencyKey). Done once per outbox, so a retry across the upgrade still finds its
+   * request. Two custodial keys that now coincide (one member, two API keys, the same client key)
+   * keep the older form for the later one: unreachable, and harmless.
+   */
+  private scopeIdempotencyKeys() {
+    if (this.db.prepare(`SELECT value FROM meta WHERE key = 'idempotencyScope'`).pluck().get() === "member") return;
+    this.db.transaction(() => {
+      this.db.exec(`
+        UPDATE OR IGNORE requests SET idempotency_key = lower(signer) || ':' || substr(idempotency_key, 28)
+          WHERE idempotency_key IS NOT NULL AND custodial = 1 AND idempotency_key GLOB 'custodial:[0-9a-f]*:*' AND substr(idempotency_key, 27, 1) = ':';
+        UPDATE OR IGNORE requests SET idempotency_key = lower(signer) || ':' || idempotency_key
+          WHERE idempotency_key IS NOT NULL AND custodial = 0;
+        INSERT INTO meta (key, value) VALUES ('idempotencyScope', 'member') ON CONFLICT(key) DO UPDATE SET value = excluded.value;
+      `);
     })();
   }
 
@@ -290,8 +396,22 @@ export class Outbox {
     });
   }
 
-  /** Inserts a queued request (inside the caller's transaction, or committing by itself). Throws DuplicateNonceError for a live (signer, nonce). */
+  /**
+   * Inserts a queued request (inside the caller's transaction, or committing by itself). Throws
+   * DuplicateNonceError for a live (signer, nonce), MemberQueueFullError when the signer is at
+   * `maxLiveForSigner` (checked here, inside the group commit, so concurrent requests cannot
+   * overshoot it).
+   */
   insert(r: NewRequest): RequestRow {
+    if (r.maxLiveForSigner !== undefined) {
+      const live = this.liveCount(r.signer);
+      if (live >= r.maxLiveForSigner && !this.fillsGap(r.lane, r.signer, r.nonce)) {
+        // The same request again under its idempotency key is a retry, not a new request.
+        const existing = r.idempotencyKey ? this.byIdempotencyKey(r.idempotencyKey) : undefined;
+        if (existing) return existing;
+        throw new MemberQueueFullError(live);
+      }
+    }
     const id = crypto.randomUUID();
     const row: RequestRow = {
       id,
@@ -316,6 +436,7 @@ export class Outbox {
       submitted_at: null,
       finished_at: null,
       custodial: r.custodial ? 1 : 0,
+      deadline: Number(r.request.deadline),
     };
     try {
       this.stmt.insert.run({
@@ -330,6 +451,7 @@ export class Outbox {
         accepted_at: row.accepted_at,
         accepted_block: row.accepted_block,
         custodial: row.custodial,
+        deadline: row.deadline,
       });
     } catch (err) {
       const e = err as { code?: string; message: string };
@@ -355,9 +477,10 @@ export class Outbox {
     return this.stmt.live.get(signer, Number(nonce)) as RequestRow | undefined;
   }
 
-  /** Highest nonce of signer's requests that are queued or submitted (not yet on chain). */
-  maxPendingNonce(signer: string): number | undefined {
-    const row = this.stmt.maxLiveNonce.get(signer) as { n: number | null };
+  /** Highest nonce of signer's requests that are queued or submitted (not yet on chain); they all lie at or above `chainNonce`. */
+  maxPendingNonce(signer: string, chainNonce: bigint): number | undefined {
+    const from = chainNonce > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(chainNonce);
+    const row = this.stmt.maxLiveNonce.get(signer, from) as { n: number | null };
     return row.n ?? undefined;
   }
 
@@ -371,8 +494,44 @@ export class Outbox {
     return this.stmt.moveQueued.run(lane, signer, lane).changes;
   }
 
-  queuedForLane(lane: number, limit: number): RequestRow[] {
-    return this.stmt.queuedForLane.all(lane, limit) as RequestRow[];
+  /** The signers with queued requests on `lane`, in address order. */
+  queuedSigners(lane: number): string[] {
+    return (this.stmt.queuedSigners.all({ lane }) as { signer: string }[]).map((r) => r.signer);
+  }
+
+  /** `signer`'s queued requests on `lane` from nonce `fromNonce` on, in nonce order. */
+  queuedOfSigner(lane: number, signer: string, fromNonce: number, limit: number): RequestRow[] {
+    return this.stmt.queuedOfSigner.all(lane, signer, fromNonce, limit) as RequestRow[];
+  }
+
+  /** Ids of queued requests whose deadline is before `unixSeconds`, the earliest first. */
+  expiredQueued(unixSeconds: number, limit: number): string[] {
+    return (this.stmt.expiredQueued.all(unixSeconds, limit) as { id: string }[]).map((r) => r.id);
+  }
+
+  /** How many of `signer`'s requests are queued or submitted (checksummed address, as stored). */
+  liveCount(signer: string): number {
+    return (this.stmt.liveCount.get(signer) as number | undefined) ?? 0;
+  }
+
+  /** The lowest nonce of `signer`'s queued requests on `lane` (its queued requests all follow its lane). */
+  minQueuedNonce(lane: number, signer: string): number | undefined {
+    return (this.stmt.minQueuedNonce.get(lane, signer) as number | undefined) ?? undefined;
+  }
+
+  /**
+   * Whether `nonce` lies below every queued request of `signer`: it can only fill a nonce gap the
+   * queued ones wait behind, so it is let in even at RELAY_MAX_QUEUED_PER_MEMBER (else a member
+   * at its depth behind a gap could never unblock itself). At most the nonce window of them.
+   */
+  fillsGap(lane: number, signer: string, nonce: bigint): boolean {
+    const lowest = this.minQueuedNonce(lane, signer);
+    return lowest !== undefined && nonce < BigInt(lowest);
+  }
+
+  /** Queued requests per lane (for metrics). */
+  queuedPerLane(): Map<number, number> {
+    return new Map((this.stmt.queuedPerLane.all() as { lane: number; n: number }[]).map((r) => [r.lane, r.n]));
   }
 
   unfinished(): RequestRow[] {

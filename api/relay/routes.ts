@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Gauge } from "prom-client";
 import { getAddress } from "ethers";
 import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
@@ -6,7 +7,7 @@ import { ApiError, errorBodySchema, errorResponses } from "../errors";
 import type { AppConfig } from "../config";
 import { FORWARD_REQUEST_TYPES, FORWARDER_NAME, FORWARDER_VERSION, forwardRequestDigest, toJson, type ForwardRequest } from "./forward-request";
 import { statusOf, type Accepted, type Intake } from "./intake";
-import type { Outbox } from "./outbox";
+import { scopeIdempotencyKey, type Outbox } from "./outbox";
 import { ALLOWED_FUNCTIONS, ROLE_NAMES, batchTokenInterface } from "./policy";
 import {
   acceptedSchema,
@@ -46,6 +47,16 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
   app.addHook("preClose", async () => {
     closing = true;
     outbox.wakeAll();
+  });
+  /** Long-polls held open now: each holds a socket, a timer and a watcher, so their number is bounded. */
+  let longPolls = 0;
+  new Gauge({
+    name: "medtrace_relay_long_polls",
+    help: "GET /v1/requests/:id?wait= calls held open now (at most RELAY_MAX_LONG_POLLS)",
+    registers: [app.metrics],
+    collect() {
+      this.set(longPolls);
+    },
   });
   const writeLimit = { rateLimit: { max: env.RELAY_IP_RATE_PER_MINUTE, timeWindow: "1 minute" } };
   const readLimit = { rateLimit: { max: env.PUBLIC_RATE_LIMIT_PER_MINUTE * 10, timeWindow: "1 minute" } };
@@ -96,9 +107,15 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
       const { id } = request.params;
       const row = outbox.get(id);
       if (!row) throw new ApiError(404, "REQUEST_NOT_FOUND", `no request ${id} at this relay`, "use the id returned by POST /v1/requests, at the relay that accepted it");
-      if (request.query.wait === 0 || row.state === "mined" || row.state === "failed" || closing) return statusOf(row);
+      // Past RELAY_MAX_LONG_POLLS the answer comes at once: the client asks again, nothing is refused.
+      if (request.query.wait === 0 || row.state === "mined" || row.state === "failed" || closing || longPolls >= env.RELAY_MAX_LONG_POLLS) return statusOf(row);
+      longPolls++;
       await new Promise<void>((resolve) => {
+        let finished = false;
         const done = () => {
+          if (finished) return;
+          finished = true;
+          longPolls--;
           clearTimeout(timer);
           cancel();
           reply.raw.off("close", done);
@@ -121,7 +138,9 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
     },
     async (request) => {
       const { chainNonce, nextNonce } = await intake.nextNonce(request.params.address).catch((err: Error) => {
-        throw new ApiError(503, "NODE_UNAVAILABLE", `the chain node is not reachable: ${err.message.split("\n")[0]}`, "retry in a few seconds");
+        // The node's error stays in the log: it names the node's address (configuration).
+        request.log.warn({ err: err.message }, "nonce read failed");
+        throw new ApiError(503, "NODE_UNAVAILABLE", "the chain node is not reachable, so the nonce cannot be read", "retry in a few seconds; /ready shows the node's state");
       });
       return { address: request.params.address, chainNonce: chainNonce.toString(), nextNonce: nextNonce.toString() };
     },
@@ -178,7 +197,8 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
         const auth = custodialCallers.get(request);
         if (!custodial || !auth) throw custodialOff();
         const idem = request.headers["idempotency-key"] as string | undefined;
-        const idemKey = idem ? `custodial:${auth.keyId}:${idem}` : undefined;
+        // The member's own namespace (the API key authenticated it), shared with its signed requests.
+        const idemKey = idem ? scopeIdempotencyKey(auth.member, idem) : undefined;
         const data = batchTokenInterface.encodeFunctionData(spec.fn, spec.args(request.body as Record<string, unknown>) as unknown[]);
         const signer = await custodial.signer(auth.member);
         const result = await custodial.exclusive(auth.member, async () => {
@@ -201,7 +221,7 @@ const relayRoutes: FastifyPluginAsyncZod<RelayRoutesOptions> = async (app, { con
             data,
           };
           const signature = await signer.signDigest(forwardRequestDigest({ chainId: BigInt(env.CHAIN_ID), verifyingContract: config.addresses.forwarder }, req));
-          return intake.submit({ request: toJson(req, signature) }, { custodial: true, idempotencyKey: idemKey });
+          return intake.submit({ request: toJson(req, signature) }, { custodial: true, idempotencyKey: idem });
         });
         return reply.code(result.duplicate ? 200 : 202).send(accepted(result));
       },

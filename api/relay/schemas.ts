@@ -92,12 +92,15 @@ export type RequestStatus = z.infer<typeof requestStatusSchema>;
 
 export const idParamsSchema = z.strictObject({ id: z.string().uuid({ message: "must be a request id (UUID) returned by POST /v1/requests" }) });
 export const addressParamsSchema = z.strictObject({ address: addressSchema });
+/** Longest long-poll of GET /v1/requests/:id?wait=N; the server's socket idle timeout is set above it (app.ts). */
+export const MAX_WAIT_SECONDS = 30;
+
 export const statusQuerySchema = z.strictObject({
   wait: z.coerce
-    .number({ message: "must be a number of seconds from 0 to 30" })
-    .int({ message: "must be a whole number of seconds from 0 to 30" })
-    .min(0, { message: "must be a number of seconds from 0 to 30" })
-    .max(30, { message: "must be at most 30 seconds; ask again to wait longer" })
+    .number({ message: `must be a number of seconds from 0 to ${MAX_WAIT_SECONDS}` })
+    .int({ message: `must be a whole number of seconds from 0 to ${MAX_WAIT_SECONDS}` })
+    .min(0, { message: `must be a number of seconds from 0 to ${MAX_WAIT_SECONDS}` })
+    .max(MAX_WAIT_SECONDS, { message: `must be at most ${MAX_WAIT_SECONDS} seconds; ask again to wait longer` })
     .default(0)
     .describe("long-poll: answer at the request's next state change, or after this many seconds (0 = at once; a finished request answers at once)"),
 });

@@ -7,6 +7,8 @@ import { isTransportError, type ChainView } from "./chain-view";
 import { forwarderInterface } from "./policy";
 import { parseRequest, type Outbox, type RequestRow, type TxRow } from "./outbox";
 import type { RelayMetrics } from "./metrics";
+import { LruCache } from "./lru";
+import { redactNodeDetails } from "../chain/redact";
 
 /**
  * The submitter: a pool of relayer keys, each a "lane" with its own local nonce counter and at
@@ -15,6 +17,19 @@ import type { RelayMetrics } from "./metrics";
  * `executeBatch(requests, refundReceiver = relayer)`: with a non-zero refund receiver the
  * forwarder skips an invalid request and records a reverting one as failed instead of reverting
  * the whole transaction, so one bad request never sinks the others.
+ *
+ * Fairness: a batch is built round-robin over the signers of its lane — one request of each
+ * signer whose next nonce can run, then the next of each, until the batch is full — starting after
+ * the signer served first last time. A signer whose queued requests wait behind a nonce gap costs
+ * one index lookup and is passed over; it never holds back the others. Queued requests past their
+ * deadline are failed (DEADLINE_EXPIRED) by one indexed sweep over the whole queue, wherever they
+ * wait. (Reading the first 2 × RELAY_MAX_BATCH_SIZE queued rows in (signer, nonce) order let one
+ * member with that many gapped requests stall every other member of its lane: nothing was sent
+ * or expired for them, for as long as the gap lasted.)
+ *
+ * Stall reporting: a lane is stalled when requests it could send have waited longer than
+ * RELAY_STALL_MS, or its oldest unmined transaction is that old; /ready then fails and the
+ * medtrace_relay_lane_* metrics say which lane and why.
  *
  * Ordering: the forwarder wants each signer's nonces in order. A signer is pinned to one lane
  * (the lane with the fewest signers when the relay first sees it; at start-up, the lane of its
@@ -50,6 +65,36 @@ export interface SubmitterOptions {
   rebroadcastMs: number;
   txGasCap: number;
   enabled: boolean;
+  /** RELAY_STALL_MS: how long ready requests or an unmined transaction may wait before the lane counts as stalled. */
+  stallMs?: number;
+  /** RELAY_ADDRESS_CACHE_SIZE: bound of the per-signer maps. */
+  addressCacheSize?: number;
+}
+
+/** What /ready and the metrics say about one relayer lane. */
+export interface LaneState {
+  index: number;
+  relayer: string;
+  inflight: number;
+  /** How long requests the lane could send have waited unsent (0 when none wait). */
+  readyWaitMs: number;
+  /** Age of the oldest transaction sent and not yet mined (0 when none). */
+  oldestInflightMs: number;
+  /** Signers whose queued requests wait behind a nonce gap, at the last look. */
+  gappedSigners: number;
+  stalled: boolean;
+  lastError?: string;
+}
+
+type Picked = { row: RequestRow; data: ReturnType<typeof parseRequest> };
+
+/** A batch to send: the requests, and where each signer's next nonce stands once it is sent. */
+interface Plan {
+  batch: Picked[];
+  advance: Map<string, bigint>;
+  /** Acceptance time of the oldest request that could have gone and did not fit (undefined: none left). */
+  waiting: number | undefined;
+  gapped: number;
 }
 
 interface InflightTx {
@@ -60,6 +105,8 @@ interface InflightTx {
   lastBroadcast: number;
   /** Whether the node accepted it at least once (else it is re-broadcast at the next poll). */
   acknowledged: boolean;
+  /** When it was first written and sent (for stall reporting). */
+  sentAt: number;
 }
 
 interface Lane {
@@ -70,12 +117,19 @@ interface Lane {
   inflight: Map<string, InflightTx>;
   backoffUntil: number;
   lastError?: string;
-  /** Next executable forwarder nonce per signer, counting this lane's in-flight transactions. */
-  signerNext: Map<string, bigint>;
+  /** Next executable forwarder nonce per signer, counting this lane's in-flight transactions (bounded; re-read from the chain when evicted). */
+  signerNext: LruCache<string, bigint>;
+  /** The signer served first by the last batch: the next batch starts after it. */
+  lastFirst: string | undefined;
+  /** Since when requests this lane could send have waited unsent (undefined: none wait). */
+  readySince: number | undefined;
+  gappedSigners: number;
 }
 
 
 const BASE_TX_GAS = 60_000n;
+/** Queued rows first read per signer when a batch is planned (enough for a few stale ones and the head). */
+const HEAD_ROWS = 8;
 const PER_REQUEST_OVERHEAD = 45_000n;
 
 export class Submitter {
@@ -96,10 +150,27 @@ export class Submitter {
   /** Lane of each signer seen (lower-case address). */
   private readonly signerLane = new Map<string, number>();
 
+  private readonly stallMs: number;
+  private readonly addressCacheSize: number;
+  private lastSweep = 0;
+
   constructor(private readonly o: SubmitterOptions) {
+    this.stallMs = o.stallMs ?? 30_000;
+    this.addressCacheSize = o.addressCacheSize ?? 10_000;
     this.lanes = o.relayerKeys.map((key, index) => {
       const wallet = new Wallet(key);
-      return { index, wallet, address: wallet.address, nextNonce: undefined, inflight: new Map(), backoffUntil: 0, signerNext: new Map() };
+      return {
+        index,
+        wallet,
+        address: wallet.address,
+        nextNonce: undefined,
+        inflight: new Map(),
+        backoffUntil: 0,
+        signerNext: new LruCache<string, bigint>(this.addressCacheSize),
+        lastFirst: undefined,
+        readySince: undefined,
+        gappedSigners: 0,
+      };
     });
     this.assignLiveSigners();
   }
@@ -132,18 +203,55 @@ export class Submitter {
     if (!this.signerLane.has(key)) this.signerLane.set(key, lane);
   }
 
+  /**
+   * Forgets the lane of every signer with nothing queued or in flight: its next request may go to
+   * any lane, as nothing of it can arrive out of order. Run when the map reaches
+   * RELAY_ADDRESS_CACHE_SIZE, so it holds about the signers with work in progress.
+   */
+  private unpinIdleSigners() {
+    const live = new Set(this.o.outbox.liveLanes().map((r) => r.signer.toLowerCase()));
+    for (const lane of this.lanes) for (const tx of lane.inflight.values()) for (const id of tx.requestIds) {
+      const row = this.o.outbox.get(id);
+      if (row) live.add(row.signer.toLowerCase());
+    }
+    for (const key of [...this.signerLane.keys()]) if (!live.has(key)) this.signerLane.delete(key);
+  }
+
+  /** The lane `signer` is pinned to, if any (does not pin). */
+  knownLane(signer: string): number | undefined {
+    return this.signerLane.get(signer.toLowerCase());
+  }
+
+  /** Signers pinned to a lane (a metric: kept near the number of signers with requests in progress). */
+  get pinnedSigners(): number {
+    return this.signerLane.size;
+  }
+
   /** The lane that sends `signer`'s requests: fixed once chosen, the least busy one for a new signer. */
   laneFor(signer: string): number {
     if (this.lanes.length === 0) return 0;
     const key = signer.toLowerCase();
     const known = this.signerLane.get(key);
     if (known !== undefined) return known;
+    if (this.signerLane.size >= this.addressCacheSize) this.unpinIdleSigners();
     // A new signer (rare next to its requests): count the signers each lane carries.
     const perLane = this.lanes.map(() => 0);
     for (const lane of this.signerLane.values()) perLane[lane]++;
     const best = perLane.indexOf(Math.min(...perLane));
     this.pin(key, best);
     return best;
+  }
+
+  /** Each lane's progress: what /ready and the medtrace_relay_lane_* metrics report. */
+  laneStates(): LaneState[] {
+    const now = Date.now();
+    return this.lanes.map((l) => {
+      const readyWaitMs = l.readySince === undefined ? 0 : Math.max(0, now - l.readySince);
+      let oldestInflightMs = 0;
+      for (const tx of l.inflight.values()) oldestInflightMs = Math.max(oldestInflightMs, now - tx.sentAt);
+      const stalled = this.o.enabled && this.running && (readyWaitMs > this.stallMs || oldestInflightMs > this.stallMs);
+      return { index: l.index, relayer: l.address, inflight: l.inflight.size, readyWaitMs, oldestInflightMs, gappedSigners: l.gappedSigners, stalled, lastError: l.lastError };
+    });
   }
 
   /** Readiness of the submitter: why it cannot send right now, if it cannot. */
@@ -153,8 +261,17 @@ export class Submitter {
     if (!this.nodeOk) return { ok: false, detail: `node unreachable, requests stay queued: ${this.nodeDetail}` };
     const bad = this.lanes.filter((l) => l.lastError && l.backoffUntil > Date.now());
     if (bad.length === this.lanes.length && bad.length > 0) return { ok: false, detail: `every relayer key is backing off: ${bad[0].lastError}` };
-    const inflight = this.lanes.reduce((n, l) => n + l.inflight.size, 0);
-    return { ok: true, detail: `${this.lanes.length} relayer keys, ${inflight} transactions in flight` };
+    const states = this.laneStates();
+    const stalled = states.filter((s) => s.stalled);
+    if (stalled.length > 0) {
+      const why = (s: LaneState) =>
+        `lane ${s.index} (relayer ${s.relayer}): requests ready to send have waited ${Math.round(s.readyWaitMs / 1000)} s, ` +
+        `oldest unmined transaction sent ${Math.round(s.oldestInflightMs / 1000)} s ago (${s.inflight} in flight)${s.lastError ? `; last node answer: ${s.lastError}` : ""}`;
+      return { ok: false, detail: `${stalled.length} of ${states.length} relayer lanes stalled or saturated for more than ${Math.round(this.stallMs / 1000)} s (RELAY_STALL_MS): ${stalled.map(why).join("; ")}` };
+    }
+    const inflight = states.reduce((n, l) => n + l.inflight, 0);
+    const gapped = states.reduce((n, l) => n + l.gappedSigners, 0);
+    return { ok: true, detail: `${this.lanes.length} relayer keys, ${inflight} transactions in flight${gapped ? `, ${gapped} signers waiting behind a nonce gap` : ""}` };
   }
 
   setChainIssue(issue: string | undefined) {
@@ -171,6 +288,8 @@ export class Submitter {
     const waiting = (this.queuedHint.get(lane) ?? 0) + 1;
     this.queuedHint.set(lane, waiting);
     const l = this.lanes[lane];
+    // Counted as ready until the lane looks at it (a gapped request is then taken back out).
+    if (l) l.readySince ??= Date.now();
     if (!l || (l.inflight.size < this.o.maxPendingPerKey && (l.inflight.size === 0 || waiting >= this.o.maxBatchSize))) this.wake?.();
   }
 
@@ -216,6 +335,7 @@ export class Submitter {
       const now = Date.now();
       try {
         if (now - this.lastHealth > 2_000 || !this.nodeOk) await this.healthCheck();
+        if (!this.chainIssue) this.expireQueued();
         if (this.nodeOk && !this.chainIssue) {
           if (now - this.lastPoll >= this.o.pollMs) {
             this.lastPoll = now;
@@ -238,11 +358,16 @@ export class Submitter {
     }
   }
 
+  /** The first line of a node error, without the node's address: it is shown on the public /ready. */
+  private nodeError(err: unknown): string {
+    return redactNodeDetails(String((err as Error)?.message ?? err).split("\n")[0], this.o.rpc.url);
+  }
+
   private noteFailure(err: unknown) {
     if (isTransportError(err) || (err as Error)?.name === "NodeUnavailableError") {
       this.nodeOk = false;
       this.nodeFailures++;
-      this.nodeDetail = (err as Error).message.split("\n")[0];
+      this.nodeDetail = this.nodeError(err);
       return;
     }
     this.o.log.error({ err }, "submitter loop error");
@@ -261,7 +386,7 @@ export class Submitter {
     } catch (err) {
       this.nodeOk = false;
       this.nodeFailures++;
-      this.nodeDetail = (err as Error).message.split("\n")[0];
+      this.nodeDetail = this.nodeError(err);
     }
   }
 
@@ -275,6 +400,46 @@ export class Submitter {
     return lane.nextNonce;
   }
 
+  /**
+   * Fails every queued request whose deadline has passed (or will within 2 s, before a block could
+   * carry it): one range read of the queued-deadline index, whatever lane or nonce gap they wait in.
+   */
+  private expireQueued() {
+    const now = Date.now();
+    if (now - this.lastSweep < 500) return;
+    this.lastSweep = now;
+    const cutoff = Math.floor(now / 1000) + 2;
+    for (;;) {
+      const ids = this.o.outbox.expiredQueued(cutoff, 1_000);
+      if (ids.length === 0) return;
+      this.o.outbox.settle(
+        ids.map((id) => ({
+          id,
+          state: "failed" as const,
+          txHash: null,
+          blockNumber: null,
+          success: null,
+          errorCode: "DEADLINE_EXPIRED",
+          errorMessage: "the request's deadline passed before it could be executed (it was still queued: an earlier nonce of its signer had not arrived, or the relay could not send in time)",
+        })),
+      );
+      this.o.metrics.finished.inc({ outcome: "expired" }, ids.length);
+      if (ids.length < 1_000) return;
+    }
+  }
+
+  /** Reads `signer`'s forwarder nonce in the background when the cached one is older than a poll interval. */
+  private refreshNonce(signer: string) {
+    this.o.view.forwarderNonceMaxAge(signer, this.o.pollMs).then(
+      (nonce) => {
+        // The chain moved past a gap: plan again soon rather than at the next request.
+        const lane = this.lanes[this.knownLane(signer) ?? -1];
+        if (lane && nonce > (lane.signerNext.peek(signer.toLowerCase()) ?? nonce)) this.wake?.();
+      },
+      () => undefined, // node trouble: the health check reports it
+    );
+  }
+
   /** Builds and sends batches for `lane` while it has room under the per-key pending cap. */
   private async fillLane(lane: Lane) {
     if (!this.running || lane.backoffUntil > Date.now()) return;
@@ -283,67 +448,176 @@ export class Submitter {
       // (decided without reading the outbox while the accepted-request count says it is too early).
       const first = this.firstQueuedAt.get(lane.index);
       if (lane.inflight.size > 0 && first !== undefined && Date.now() - first < this.o.batchWaitMs && (this.queuedHint.get(lane.index) ?? 0) < this.o.maxBatchSize) return;
-      const candidates = this.o.outbox.queuedForLane(lane.index, this.o.maxBatchSize * 2);
-      if (candidates.length === 0) {
+      const plan = await this.planBatch(lane);
+      lane.gappedSigners = plan.gapped;
+      if (plan.batch.length === 0) {
         this.firstQueuedAt.delete(lane.index);
         this.queuedHint.delete(lane.index);
+        lane.readySince = undefined;
         return;
       }
+      if (first === undefined) this.firstQueuedAt.set(lane.index, Date.now());
       const since = first ?? Date.now();
-      if (candidates.length < this.o.maxBatchSize && lane.inflight.size > 0 && Date.now() - since < this.o.batchWaitMs) return;
-      const batch = await this.pickBatch(lane, candidates);
-      if (batch.length === 0) return;
+      if (plan.batch.length < this.o.maxBatchSize && lane.inflight.size > 0 && Date.now() - since < this.o.batchWaitMs) {
+        lane.readySince ??= Date.now();
+        return;
+      }
+      for (const [key, next] of plan.advance) lane.signerNext.set(key, next);
+      lane.lastFirst = plan.batch[0].row.signer;
+      lane.readySince = plan.waiting;
       this.firstQueuedAt.delete(lane.index);
-      this.queuedHint.set(lane.index, Math.max(0, (this.queuedHint.get(lane.index) ?? 0) - batch.length));
-      const sent = await this.sendBatch(lane, batch);
+      // Requests behind a gap no longer count as waiting once the lane has looked at them.
+      this.queuedHint.set(lane.index, plan.waiting === undefined ? 0 : Math.max(0, (this.queuedHint.get(lane.index) ?? 0) - plan.batch.length));
+      const sent = await this.sendBatch(lane, plan.batch);
       if (!sent) return;
     }
   }
 
-  /** Selects, per signer, the queued requests whose nonces continue the signer's sequence. */
-  private async pickBatch(lane: Lane, candidates: RequestRow[]): Promise<{ row: RequestRow; data: ReturnType<typeof parseRequest> }[]> {
-    const now = BigInt(Math.floor(Date.now() / 1000));
-    const picked: { row: RequestRow; data: ReturnType<typeof parseRequest> }[] = [];
-    let gas = BASE_TX_GAS;
+  /**
+   * The next batch of `lane`, round-robin over its signers (see the class comment). For each
+   * signer it reads only the requests that continue its nonce sequence, a fair share at a time,
+   * and more only while the batch has room; a signer whose first queued nonce is not its next one
+   * waits behind a gap and is passed over after one lookup. Nothing here changes the lane's state
+   * except settling requests that can never run (expired, or nonce used elsewhere): the caller
+   * commits `advance` only when it sends the batch.
+   */
+  private async planBatch(lane: Lane): Promise<Plan> {
+    const nowSec = BigInt(Math.floor(Date.now() / 1000));
+    const signers = this.o.outbox.queuedSigners(lane.index);
+    const plan: Plan = { batch: [], advance: new Map(), waiting: undefined, gapped: 0 };
+    if (signers.length === 0) return plan;
+    let start = lane.lastFirst === undefined ? 0 : signers.findIndex((signer) => signer > lane.lastFirst!);
+    if (start < 0) start = 0;
+    const order = [...signers.slice(start), ...signers.slice(0, start)];
+    // Signers the lane has not seen lately: their forwarder nonces, read together (one JSON-RPC batch).
+    await Promise.all(
+      order.map(async (signer) => {
+        const key = signer.toLowerCase();
+        if (lane.signerNext.get(key) === undefined) lane.signerNext.set(key, await this.o.view.forwarderNonce(signer, true));
+      }),
+    );
+
+    interface Stream {
+      signer: string;
+      key: string;
+      next: bigint;
+      rows: RequestRow[];
+      pos: number;
+      more: boolean;
+      done: boolean;
+    }
+    const share = Math.max(2, Math.ceil(this.o.maxBatchSize / order.length));
+    const streams: Stream[] = [];
     const expired: RequestRow[] = [];
     const stale: RequestRow[] = [];
-    for (const row of candidates) {
-      if (picked.length >= this.o.maxBatchSize) break;
-      const key = row.signer.toLowerCase();
-      let next = lane.signerNext.get(key);
-      if (next === undefined) {
-        next = await this.o.view.forwarderNonce(row.signer, true);
-        lane.signerNext.set(key, next);
+    for (const signer of order) {
+      const key = signer.toLowerCase();
+      let next = lane.signerNext.get(key) ?? (await this.o.view.forwarderNonce(signer, true));
+      // A few rows tell whether the signer can run (take() reads on only for those that can): a
+      // signer parked behind a gap costs one short read per batch, whatever it has queued.
+      const rows = this.o.outbox.queuedOfSigner(lane.index, signer, 0, HEAD_ROWS);
+      let pos = 0;
+      // Queued below the next nonce: used on chain already (resolved), or this lane's count is off.
+      let reset = false;
+      while (pos < rows.length && BigInt(rows[pos].nonce) < next) {
+        if (BigInt(rows[pos].nonce) < (await this.o.view.forwarderNonce(signer, true))) stale.push(rows[pos]);
+        else reset = true;
+        pos++;
       }
-      const nonce = BigInt(row.nonce);
-      if (nonce < next) {
-        // Already consumed on chain (by an earlier transaction of ours, or another relay).
-        if (nonce < (await this.o.view.forwarderNonce(row.signer, true))) stale.push(row);
-        else lane.signerNext.delete(key);
+      if (reset) {
+        lane.signerNext.delete(key);
         continue;
       }
-      if (nonce > next) {
+      if (pos >= rows.length) {
+        // Only stale rows were read: look further next time round.
+        continue;
+      }
+      const head = BigInt(rows[pos].nonce);
+      if (head > next) {
         // A gap: an earlier nonce is still on its way to us, or the chain moved on without us
-        // (another relay, or our in-flight batches were mined). The chain decides.
-        const onChain = await this.o.view.forwarderNonceMaxAge(row.signer, this.o.pollMs);
-        if (onChain > next) lane.signerNext.set(key, (next = onChain));
-        if (nonce !== next) {
-          // Still gapped: it can wait, unless its deadline passed (then it never can run).
-          if (parseRequest(row.payload).deadline < now + 2n) expired.push(row);
+        // (another relay, or our in-flight batches were mined). The chain decides, from the
+        // nonce last read: a fresh read is started for the next plan but not awaited, since the
+        // loop awaits every lane's plan and a node round trip here (hundreds of ms while a block
+        // is sealed) delayed all lanes by it, every poll interval, for as long as the gap lasted.
+        const onChain = this.o.view.cachedNonce(signer);
+        this.refreshNonce(signer);
+        if (onChain !== undefined && onChain > next) lane.signerNext.set(key, (next = onChain));
+        if (head !== next) {
+          plan.gapped++;
           continue;
         }
       }
-      // Parsed only once it is next in line: a long backlog is not re-parsed every loop turn.
-      const data = parseRequest(row.payload);
-      if (data.deadline < now + 2n) {
-        expired.push(row);
-        continue;
+      streams.push({ signer, key, next, rows, pos, more: rows.length === HEAD_ROWS, done: false });
+    }
+
+    /** The stream's next request if it continues the signer's sequence (reading more when its share is used up). */
+    const take = (st: Stream, room: number): RequestRow | undefined => {
+      if (st.done) return undefined;
+      if (st.pos >= st.rows.length) {
+        if (!st.more) {
+          st.done = true;
+          return undefined;
+        }
+        // A fair share at a time (never more than the batch has room for): signers that keep
+        // running get more in later rounds; none is read far past what can be sent.
+        const limit = Math.max(1, Math.min(share, room));
+        st.rows = this.o.outbox.queuedOfSigner(lane.index, st.signer, Number(st.next), limit);
+        st.pos = 0;
+        st.more = st.rows.length === limit;
+        if (st.rows.length === 0) {
+          st.done = true;
+          return undefined;
+        }
       }
-      const cost = data.gas + data.gas / 63n + PER_REQUEST_OVERHEAD + 16n * BigInt(data.data.length / 2 + 200);
-      if (gas + cost > BigInt(this.o.txGasCap)) break;
-      gas += cost;
-      lane.signerNext.set(key, next + 1n);
-      picked.push({ row, data });
+      const row = st.rows[st.pos];
+      if (BigInt(row.nonce) !== st.next) {
+        st.done = true; // a gap inside the run: the rest waits
+        return undefined;
+      }
+      return row;
+    };
+
+    let gas = BASE_TX_GAS;
+    let full = false;
+    while (!full) {
+      let progressed = false;
+      for (const st of streams) {
+        if (plan.batch.length >= this.o.maxBatchSize) {
+          full = true;
+          break;
+        }
+        const row = take(st, this.o.maxBatchSize - plan.batch.length);
+        if (!row) continue;
+        // Parsed only once it is next in line: a long backlog is not re-parsed every loop turn.
+        const data = parseRequest(row.payload);
+        if (data.deadline < nowSec + 2n) {
+          expired.push(row);
+          st.done = true;
+          continue;
+        }
+        const cost = data.gas + data.gas / 63n + PER_REQUEST_OVERHEAD + 16n * BigInt(data.data.length / 2 + 200);
+        if (gas + cost > BigInt(this.o.txGasCap)) {
+          full = true;
+          break;
+        }
+        gas += cost;
+        st.pos++;
+        st.next++;
+        plan.advance.set(st.key, st.next);
+        plan.batch.push({ row, data });
+        progressed = true;
+      }
+      if (!progressed) break;
+    }
+    if (full) {
+      // What could have gone and did not fit waits for the next batch.
+      for (const st of streams) {
+        if (st.done) continue;
+        const row = st.pos < st.rows.length ? st.rows[st.pos] : undefined;
+        if (row && BigInt(row.nonce) !== st.next) continue;
+        const at = row?.accepted_at ?? Date.now();
+        plan.waiting = plan.waiting === undefined ? at : Math.min(plan.waiting, at);
+      }
     }
     if (expired.length) {
       this.o.outbox.settle(
@@ -360,10 +634,10 @@ export class Submitter {
       this.o.metrics.finished.inc({ outcome: "expired" }, expired.length);
     }
     for (const row of stale) await this.resolveSkipped(row, null);
-    return picked;
+    return plan;
   }
 
-  private async sendBatch(lane: Lane, batch: { row: RequestRow; data: ReturnType<typeof parseRequest> }[]): Promise<boolean> {
+  private async sendBatch(lane: Lane, batch: Picked[]): Promise<boolean> {
     const nonce = await this.laneNonce(lane);
     const calldata = encodeExecuteBatch(batch.map((b) => b.data), lane.address);
     let gas = BASE_TX_GAS + 16n * BigInt((calldata.length - 2) / 2);
@@ -372,7 +646,7 @@ export class Submitter {
     const requestIds = batch.map((b) => b.row.id);
     this.o.outbox.recordTx({ hash, relayer: lane.address, relayerNonce: nonce, raw, requestIds });
     lane.nextNonce = nonce + 1;
-    const tx: InflightTx = { hash, nonce, raw, requestIds, lastBroadcast: Date.now(), acknowledged: false };
+    const tx: InflightTx = { hash, nonce, raw, requestIds, lastBroadcast: Date.now(), acknowledged: false, sentAt: Date.now() };
     lane.inflight.set(hash, tx);
     this.o.metrics.batchSize.observe(batch.length);
     return this.broadcast(lane, tx);
@@ -442,7 +716,7 @@ export class Submitter {
     }
     const { raw, hash } = signLegacyTx({ chainId: this.o.chainId, nonce, to: lane.address, data: "0x", gasLimit: 21_000n, gasPrice: 0n, value: 0n }, lane.wallet.privateKey);
     this.o.outbox.recordTx({ hash, relayer: lane.address, relayerNonce: nonce, raw, requestIds: [] });
-    const filler: InflightTx = { hash, nonce, raw, requestIds: [], lastBroadcast: Date.now(), acknowledged: false };
+    const filler: InflightTx = { hash, nonce, raw, requestIds: [], lastBroadcast: Date.now(), acknowledged: false, sentAt: Date.now() };
     lane.inflight.set(hash, filler);
     await this.broadcast(lane, filler);
   }
@@ -651,7 +925,7 @@ interface RawReceipt {
 
 function toInflight(tx: TxRow): InflightTx {
   // lastBroadcast 0: re-broadcast at the first poll (it may never have reached the node).
-  return { hash: tx.hash, nonce: tx.relayer_nonce, raw: tx.raw, requestIds: JSON.parse(tx.request_ids) as string[], lastBroadcast: 0, acknowledged: false };
+  return { hash: tx.hash, nonce: tx.relayer_nonce, raw: tx.raw, requestIds: JSON.parse(tx.request_ids) as string[], lastBroadcast: 0, acknowledged: false, sentAt: tx.sent_at };
 }
 
 /** The JSON-RPC error code and message inside an ethers error, if the node answered with one. */

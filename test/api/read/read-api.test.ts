@@ -138,13 +138,17 @@ describe("read side over a real anvil node (indexer, queries, packs, verificatio
       expect(bad.json().error.code).to.equal("VALIDATION_FAILED");
     });
 
-    it("answers batch ids above 2^63 − 1 with 404, never 500 (issue 15, Low)", async function () {
+    it("answers batch ids above 2^63 − 1 with 400 VALIDATION_FAILED naming the limit, never 500 (issue 15, Low)", async function () {
+      // Batch ids are given in sequence from 1 on chain: one past the index's 64-bit integers cannot exist.
       for (const id of ["9223372036854775808", "18446744073709551615", "99999999999999999999"]) {
         for (const url of [`/v1/batches/${id}`, `/v1/batches/${id}/history`, `/v1/batches/${id}/packs/0`, `/v1/batches/${id}/events`, `/v1/batches/${id}/cases/0`]) {
           const res = await get(url);
-          expect(res.statusCode, url).to.equal(404);
+          expect(res.statusCode, url).to.equal(400);
+          expect(res.json().error.code, url).to.equal("VALIDATION_FAILED");
+          expect(res.json().error.message, url).to.include("at most 9223372036854775807");
         }
       }
+      expect((await get("/v1/batches/9223372036854775807")).statusCode).to.equal(404);
       expect((await get("/v1/batches/123456789012345678901")).statusCode).to.equal(400);
     });
 

@@ -65,7 +65,10 @@ describe("relay outbox: request counts per state", function () {
               outbox.settle([], take);
               ids.queued.push(...take);
             }
-            expect(outbox.counts()).to.deep.equal(scanned(file));
+            const scan = scanned(file);
+            expect(outbox.counts()).to.deep.equal(scan);
+            // The per-signer depth RELAY_MAX_QUEUED_PER_MEMBER is checked against, kept by triggers too.
+            expect(outbox.liveCount(SIGNER)).to.equal(scan.queued + scan.submitted);
           }
         } finally {
           outbox.close();
@@ -73,6 +76,46 @@ describe("relay outbox: request counts per state", function () {
       }),
       { numRuns: 150 },
     );
+  });
+
+  it("opens an outbox of the previous release: deadlines filled from the payloads, depths counted, idempotency keys scoped by member", () => {
+    const dir = tempDir("outbox-previous");
+    const db = new Database(path.join(dir, "relay-outbox.sqlite"));
+    // The previous release's requests table: no deadline column; keys stored as the client sent them
+    // (signed requests) or as custodial:<API key id>:<key>.
+    db.exec(`
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE requests (id TEXT PRIMARY KEY, idempotency_key TEXT UNIQUE, signer TEXT NOT NULL, nonce INTEGER NOT NULL, target TEXT NOT NULL,
+        fn TEXT NOT NULL, payload TEXT NOT NULL, lane INTEGER NOT NULL, state TEXT NOT NULL, tx_hash TEXT, block_number INTEGER, success INTEGER,
+        error_code TEXT, error_name TEXT, error_args TEXT, error_message TEXT, attempts INTEGER NOT NULL DEFAULT 0, accepted_at INTEGER NOT NULL,
+        accepted_block INTEGER NOT NULL, submitted_at INTEGER, finished_at INTEGER, custodial INTEGER NOT NULL DEFAULT 0);
+    `);
+    const other = "0x" + "AB".repeat(20);
+    const insert = db.prepare(`INSERT INTO requests (id, idempotency_key, signer, nonce, target, fn, payload, lane, state, accepted_at, accepted_block, custodial) VALUES (?, ?, ?, ?, 't', 'ship', ?, 0, ?, 0, 0, ?)`);
+    const payload = (deadline: number) => JSON.stringify({ from: SIGNER, to: "t", value: "0", gas: "1", deadline: String(deadline), data: "0x", signature: "0x" });
+    insert.run("a", "order-1", SIGNER, 0, payload(1_000), "queued", 0);
+    insert.run("b", "custodial:0123456789abcdef:order-2", other, 0, payload(2_000_000_000), "submitted", 1);
+    insert.run("c", null, SIGNER, 1, payload(2_000_000_000), "mined", 0);
+    db.close();
+
+    const outbox = new Outbox(dir);
+    try {
+      expect(outbox.get("a")!.deadline).to.equal(1_000);
+      expect(outbox.expiredQueued(2_000, 10)).to.deep.equal(["a"]);
+      expect([outbox.liveCount(SIGNER), outbox.liveCount(other)]).to.deep.equal([1, 1]);
+      expect(outbox.byIdempotencyKey(`${SIGNER.toLowerCase()}:order-1`)?.id).to.equal("a");
+      expect(outbox.byIdempotencyKey(`${other.toLowerCase()}:order-2`)?.id).to.equal("b");
+      expect(outbox.byIdempotencyKey("order-1")).to.equal(undefined);
+    } finally {
+      outbox.close();
+    }
+    // Done once: opening again changes nothing.
+    const again = new Outbox(dir);
+    try {
+      expect(again.byIdempotencyKey(`${SIGNER.toLowerCase()}:order-1`)?.id).to.equal("a");
+    } finally {
+      again.close();
+    }
   });
 
   it("counts an outbox written before the counts table once, when it is opened", () => {
