@@ -22,7 +22,7 @@ export interface NewSystem {
 }
 
 export interface RunOptions {
-  /** Stop after sending this many transactions (a partial run: resume by running again). */
+  /** Stop each account after sending this many transactions (a partial run: resume by running again). */
   limit?: number;
   /** Treat these steps as done without running them (simulates a member that left a step out). */
   skip?: (step: Step) => boolean;
@@ -317,9 +317,11 @@ export interface MigrationResult {
 }
 
 /**
- * Runs every account's part, taking turns (each account as far as it can, then the next) until
- * the plan is done or nobody can go on. `signerFor` gives the signer of a key (undefined: that
- * account is not run here). `limits` stops given accounts after so many transactions (a partial run).
+ * Runs every account's part, taking turns: the account whose step is next in the global order
+ * runs as far as it can, then the account it waits for, and so on, until the plan is done or the
+ * next step belongs to an account not run here. `signerFor` gives the signer of a key (undefined:
+ * that account is not run here). `limits` stops given accounts after so many transactions (a
+ * partial run, as after a crash).
  */
 export async function runMigration(
   plan: MigrationPlan,
@@ -329,24 +331,23 @@ export async function runMigration(
 ): Promise<MigrationResult> {
   const started = Date.now();
   const run = new MigrationRun(plan, system, opts);
-  const accounts = [...new Set(plan.steps.map((s) => s.account))];
+  await run.view.refresh();
   const sent = new Map<string, number>();
   let transactions = 0;
   let turns = 0;
   for (;;) {
-    let progress = false;
-    for (const account of accounts) {
-      const signer = signerFor(run.keyOf(account));
-      if (!signer) continue;
-      const limit = opts.limits?.[account] !== undefined ? opts.limits[account] - (sent.get(account) ?? 0) : (opts.limit ?? Infinity);
-      const r = await run.runAccount(account, signer, limit);
-      turns++;
-      transactions += r.sent;
-      sent.set(account, (sent.get(account) ?? 0) + r.sent);
-      if (r.sent > 0) progress = true;
-    }
-    const pending = run.firstPending();
-    if (!pending || !progress) return { transactions, turns, milliseconds: Date.now() - started, finished: !pending, ...(pending ? { waitingFor: pending } : {}), mapping: run.mapping(), run };
+    const next = run.firstPending();
+    const result = (waitingFor?: Step): MigrationResult => ({ transactions, turns, milliseconds: Date.now() - started, finished: !waitingFor, ...(waitingFor ? { waitingFor } : {}), mapping: run.mapping(), run });
+    if (!next) return result();
+    const signer = signerFor(run.keyOf(next.account));
+    const cap = opts.limits?.[next.account] ?? opts.limit ?? Infinity;
+    const limit = cap - (sent.get(next.account) ?? 0);
+    if (!signer || limit <= 0) return result(next);
+    const r = await run.runAccount(next.account, signer, limit);
+    turns++;
+    transactions += r.sent;
+    sent.set(next.account, (sent.get(next.account) ?? 0) + r.sent);
+    if (r.sent === 0) return result(next);
   }
 }
 
