@@ -1,27 +1,31 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { expect } from "chai";
-import type { JsonRpcProvider, Signer } from "ethers";
+import type { JsonRpcProvider } from "ethers";
 import { startAnvil, type NodeProcess } from "../../scripts/lib/nodes";
 import { buildSerialTree } from "../../api/domain/merkle";
 import { caseCount, palletCount } from "../../api/domain/packing";
-import { rpcProvider } from "../fixtures/chain";
-import { buildOldLedger, deploySystemWith, type Deployed, type OldLedger } from "../fixtures/migration";
+import { PACK_STATE_NAMES } from "../../api/domain/pack-ledger";
+import { buildOldLedger, deploySystemWith, localProvider, type Deployed, type OldLedger } from "../fixtures/migration";
 import {
-  compareLedgers,
   describeDifference,
-  exportLedgerState,
-  planMigration,
+  readPlan,
   runMigration,
   type IdMapping,
   type LedgerSnapshot,
   type MigrationPlan,
   type MigrationResult,
 } from "../../scripts/lib/migration";
+import { auditSystem, exportToFile, planToDir, runFromDir, verifyMigration, type SystemAt } from "../../scripts/lib/migration/operator";
 
 /**
- * The migration runbook end to end on a real anvil node: a rich old ledger (see
- * test/fixtures/migration.ts), exported from events, planned per account, replayed by its members
- * on fresh Systems deployed through Ignition, exported again and compared; and, independently of
- * the reducers, the contracts' own views on both chains.
+ * The migration runbook end to end on a real anvil node, through the functions the migrate:*
+ * tasks call and the files an operator handles: a rich old ledger (see test/fixtures/migration.ts)
+ * exported from events to a snapshot file, planned into a directory of per-account files,
+ * replayed by its members on fresh Systems deployed through Ignition with the plan's parameters,
+ * exported again and compared, and audited by the read side's audit:check; and, independently
+ * of the reducers, the contracts' own views on both chains.
  */
 describe("migrating the ledger to a new System", function () {
   this.timeout(300_000);
@@ -30,6 +34,8 @@ describe("migrating the ledger to a new System", function () {
   let old: OldLedger;
   let snapshot: LedgerSnapshot;
   let plan: MigrationPlan;
+  let dir: string;
+  const files = { snapshot: "", plan: "" };
   let migrated: { fresh: Deployed; result: MigrationResult; snapshot: LedgerSnapshot };
   const timings: Record<string, number> = {};
 
@@ -41,30 +47,39 @@ describe("migrating the ledger to a new System", function () {
       timings[label] = Date.now() - started;
     }
   };
-  const signerFor = () => {
-    const byKey = new Map(old.w.all.map((w) => [w.address.toLowerCase(), w as Signer]));
-    return (key: string) => byKey.get(key.toLowerCase());
-  };
-  const exportOf = (sys: Deployed) => exportLedgerState(provider, sys.addresses, sys.fromBlock);
-  /** Deploys a fresh System with the plan's Ignition parameters and runs the plan on it. */
+  const at = (sys: Deployed): SystemAt & { provider: JsonRpcProvider } => ({ provider, addresses: sys.addresses, fromBlock: sys.fromBlock });
+  /**
+   * Deploys a fresh System with the plan's Ignition parameters and runs the plan on it from a copy
+   * of the plan directory (each run writes its own mapping.json there).
+   */
   const migrate = async (label: string, opts: Parameters<typeof runMigration>[3] = {}) => {
-    const fresh = await timed(`${label}: deploy`, () => deploySystemWith(provider, plan.deploy));
-    const system = { provider, addresses: fresh.addresses, fromBlock: fresh.fromBlock };
-    const result = await timed(`${label}: run`, () => runMigration(plan, signerFor(), system, { gasPrice: 0n, ...opts }));
-    return { fresh, system, result };
+    const planDir = path.join(dir, label.replace(/\W+/g, "-"));
+    fs.cpSync(files.plan, planDir, { recursive: true });
+    const fresh = await timed(`${label}: deploy`, () => deploySystemWith(provider, readPlan(planDir).deploy));
+    const system = at(fresh);
+    const result = await timed(`${label}: run`, () => runFromDir(planDir, old.w.all, system, { gasPrice: 0n, ...opts }));
+    return { fresh, system, result, planDir };
   };
 
   before(async function () {
     node = await startAnvil();
-    provider = rpcProvider(node.url);
+    provider = localProvider(node.url);
     old = await timed("build the old ledger", () => buildOldLedger(provider));
-    snapshot = await timed("export the old ledger", () => exportOf(old));
-    plan = planMigration(snapshot, { serials: old.serials });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "medtrace-migration-"));
+    files.snapshot = path.join(dir, "snapshot.json");
+    files.plan = path.join(dir, "plan");
+    snapshot = await timed("export the old ledger", () => exportToFile(at(old), files.snapshot));
+    // The producers' serial lists, as the runbook asks them: one file each and a manifest.
+    const manifest = { batches: [...old.serials].map(([key, list], i) => ({ gtin: key.split("|")[0], lot: key.split("|")[1], serials: `serials-${i}.json` })) };
+    manifest.batches.forEach((b, i) => fs.writeFileSync(path.join(dir, b.serials), JSON.stringify([...old.serials][i][1])));
+    fs.writeFileSync(path.join(dir, "inputs.json"), JSON.stringify(manifest));
+    plan = planToDir(files.snapshot, files.plan, { inputs: path.join(dir, "inputs.json"), readSerials: (f) => JSON.parse(fs.readFileSync(f, "utf8")) as string[] }).plan;
   });
   after(async function () {
     console.log(`      timings (ms): ${JSON.stringify(timings)}`);
     provider?.destroy();
     await node?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it("exports the old ledger from events alone, and the export agrees with the contracts' own views", async function () {
@@ -86,6 +101,17 @@ describe("migrating the ledger to a new System", function () {
     for (const b of snapshot.batches) for (const h of b.holders) expect(await old.batchToken.balanceOf(h.account, b.batchId)).to.equal(BigInt(h.quantity));
   });
 
+  it("the old ledger reaches every pack state, pending shipments both ways and rotated keys, and its own audit is clean", async function () {
+    const states = new Set(snapshot.batches.flatMap((b) => (b.packs ? [...b.packs.pallets, ...b.packs.cases, ...b.packs.units].map((r) => r.state) : [])));
+    // Held is also the state of packs without a record of their own (in a case or pallet held whole).
+    expect([...states, "Held"].filter((x, i, all) => all.indexOf(x) === i).sort()).to.deep.equal(PACK_STATE_NAMES.filter((n) => n !== "None").sort());
+    expect(snapshot.batches.flatMap((b) => b.pending.map((p) => p.kind)).sort()).to.deep.equal(["Forward", "Return"]);
+    expect(snapshot.members.filter((m) => m.key !== m.account).map((m) => m.account)).to.deep.equal([old.w.producer2.address, old.w.pharmacy.address]);
+    const audit = await auditSystem(at(old));
+    expect(audit.divergences).to.deep.equal([]);
+    expect(audit.ok).to.equal(true);
+  });
+
   it("plans one file per account: members act for themselves, governance only where the old ledger did", function () {
     const governance = new Set(plan.steps.flatMap((s) => ("call" in s.op ? [s.op.call.fn] : [])));
     expect([...governance].sort()).to.deep.equal(["admitMember", "recoverCustody", "recoverShipment", "revokeMember", "rotateKey", "setPaused"]);
@@ -99,15 +125,21 @@ describe("migrating the ledger to a new System", function () {
     const rotation = plan.steps.find((s) => s.op.type === "execute" && s.op.call.fn === "rotateKey")!;
     expect(plan.steps.filter((s) => s.account === old.w.producer2.address).every((s) => s.seq > rotation.seq)).to.equal(true);
     expect(plan.skipped).to.deep.equal([]);
+    const accounts = [...new Set(plan.steps.map((s) => s.account.toLowerCase()))];
+    expect(fs.readdirSync(files.plan).sort()).to.deep.equal(["deploy-parameters.json", "index.json", ...accounts.map((a) => `${a}.json`)].sort());
+    expect(plan.members.find((m) => m.account === old.w.pharmacy.address)?.key).to.equal(old.w.pharmacyKey.address);
   });
 
-  it("rebuilds an equal ledger on a fresh System: compareLedgers finds no difference", async function () {
-    const { fresh, result } = await migrate("migration");
+  it("rebuilds an equal ledger on a fresh System: the comparison finds no difference and audit:check on the new chain is ok", async function () {
+    const { fresh, result, planDir } = await migrate("migration");
     expect(result.finished, `stopped at ${result.waitingFor?.id}: ${result.waitingFor?.note}`).to.equal(true);
     expect(result.transactions).to.equal(plan.steps.length);
-    const after = await timed("export the new ledger", () => exportOf(fresh));
-    expect(compareLedgers(snapshot, after, result.mapping).map(describeDifference)).to.deep.equal([]);
-    migrated = { fresh, result, snapshot: after };
+    const verification = await timed("compare and audit the new ledger", () => verifyMigration(files.snapshot, planDir, at(fresh)));
+    expect(verification.differences.map(describeDifference)).to.deep.equal([]);
+    expect(verification.audit.divergences).to.deep.equal([]);
+    expect(verification.audit.packsChecked).to.be.greaterThan(0);
+    expect(verification.ok).to.equal(true);
+    migrated = { fresh, result, snapshot: verification.snapshot };
     console.log(`      ${plan.steps.length} steps = ${result.transactions} transactions by ${new Set(plan.steps.map((s) => s.account)).size} accounts in ${result.turns} turns, ${result.milliseconds} ms`);
   });
 
@@ -117,16 +149,20 @@ describe("migrating the ledger to a new System", function () {
     expect(b).to.deep.equal(a);
   });
 
-  it("names exactly the pack whose dispense its pharmacy left out", async function () {
+  it("names exactly the pack whose dispense its pharmacy left out, which the new chain's own audit cannot see", async function () {
     const leftOut = plan.steps.find((s) => s.op.type === "dispense")!;
-    const { fresh, result } = await migrate("tampered", { skip: (s) => s.id === leftOut.id });
-    const differences = compareLedgers(snapshot, await exportOf(fresh), result.mapping);
+    const { fresh, planDir } = await migrate("tampered", { skip: (s) => s.id === leftOut.id });
+    const verification = await verifyMigration(files.snapshot, planDir, at(fresh));
+    const differences = verification.differences;
     const packs = differences.filter((d) => /\b(pack|case|pallet) \d+$/.test(d.where));
     expect(packs.map(describeDifference)).to.deep.equal([
       `batch 09506000134352/MIG-P1 (old #1, new #1) pack 5: state is Dispensed by ${old.w.pharmacy.address} in the old ledger, Held by ${old.w.pharmacy.address} in the new`,
     ]);
     // The pharmacy's balance is one pack higher, and nothing else differs.
     expect(differences.filter((d) => !packs.includes(d)).map((d) => `${d.where} ${d.field}`)).to.deep.equal(["batch 09506000134352/MIG-P1 (old #1, new #1) holders"]);
+    expect(verification.ok).to.equal(false);
+    // The new chain agrees with its own events: only the comparison with the old ledger finds the gap.
+    expect(verification.audit.ok).to.equal(true);
   });
 
   it("a member that stopped half-way runs its plan again, whole, and the new ledger is still equal", async function () {
@@ -136,11 +172,13 @@ describe("migrating the ledger to a new System", function () {
     const first = await migrate("resumed, first half", { limits: { [pharmacy]: half } });
     expect(first.result.finished).to.equal(false);
     expect(first.result.waitingFor?.account).to.equal(pharmacy);
-    // Started again from nothing but the chain: what is done is skipped, the rest runs.
-    const second = await timed("resumed, second run", () => runMigration(plan, signerFor(), first.system, { gasPrice: 0n }));
+    // Started again from nothing but the chain and the plan directory: what is done is skipped, the rest runs.
+    const second = await timed("resumed, second run", () => runFromDir(first.planDir, old.w.all, first.system, { gasPrice: 0n }));
     expect(second.finished).to.equal(true);
     expect(first.result.transactions + second.transactions).to.equal(plan.steps.length);
-    expect(compareLedgers(snapshot, await exportOf(first.fresh), second.mapping).map(describeDifference)).to.deep.equal([]);
+    const verification = await verifyMigration(files.snapshot, first.planDir, first.system);
+    expect(verification.differences.map(describeDifference)).to.deep.equal([]);
+    expect(verification.ok).to.equal(true);
   });
 });
 
