@@ -1,4 +1,4 @@
-import { PackBook, type PackRecord } from "../../../api/domain/pack-ledger";
+import { PackBook, type RecordMap } from "../../../api/domain/pack-ledger";
 import { caseCount, palletCount, type Layout } from "../../../api/domain/packing";
 import type { BatchState, IdMapping, LedgerSnapshot, PackRun } from "./types";
 
@@ -58,7 +58,7 @@ function pair<T>(old: Map<string, T>, now: Map<string, T>, each: (key: string, o
 function bookOf(b: BatchState): PackBook | undefined {
   if (!b.packs) return undefined;
   const book = new PackBook({ units: b.serialCount, unitsPerCase: b.unitsPerCase, casesPerPallet: b.casesPerPallet }, b.producer);
-  const fill = (map: Map<number, PackRecord>, runs: PackRun[]) => {
+  const fill = (map: RecordMap, runs: PackRun[]) => {
     for (const r of runs) for (let k = r.start; k < r.start + r.count; k++) map.set(k, { state: r.state, holder: r.holder, day: 0 });
   };
   fill(book.pallets, b.packs.pallets);

@@ -2,7 +2,7 @@ import { keccak256, toUtf8Bytes, type Provider } from "ethers";
 import { BatchToken__factory } from "../../../typechain-types";
 import { compareEvents, type LedgerEvent } from "../../../api/domain/ledger-events";
 import { isConserved, replayBatch } from "../../../api/domain/custody";
-import { PACK_STATE_NAMES, type PackBook, type PackRecord } from "../../../api/domain/pack-ledger";
+import { PACK_STATE_NAMES, type PackBook, type RecordMap } from "../../../api/domain/pack-ledger";
 import { prefixOfKey } from "../../../api/domain/packing";
 import { MEMBER_STATUS_NAMES, ROLE_NAMES, type RoleName } from "../../../api/domain/ledger-enums";
 import { fetchSystemEvents, type ConsortiumEvent } from "./chain-events";
@@ -196,9 +196,10 @@ function reduceRegister(events: readonly LedgerEvent[]) {
 
 /** Own records of a pack book as runs, with what set each final, revertible or locked state. */
 function packRuns(book: PackBook, terminals: Map<number, TerminalInfo>) {
-  const runsOf = (kind: number, records: Map<number, PackRecord>): PackRun[] => {
+  const runsOf = (kind: number, records: RecordMap): PackRun[] => {
     const runs: PackRun[] = [];
-    for (const [index, r] of [...records.entries()].sort(([x], [y]) => x - y)) {
+    for (const index of [...records.keys()].sort((x, y) => x - y)) {
+      const r = records.get(index)!;
       const info = STATE_SETTERS.has(r.state) ? terminals.get(nodeKey(kind, index)) : undefined;
       const next: PackRun = { start: index, count: 1, state: r.state, holder: r.holder };
       if (info?.via) next.via = info.via;
