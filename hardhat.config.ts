@@ -4,6 +4,8 @@ import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task
 import type { HardhatUserConfig } from "hardhat/config";
 import "@nomicfoundation/hardhat-toolbox";
 import "./scripts/tasks";
+// The migration tasks (docs/MIGRATION.md).
+import "./scripts/tasks/migrate";
 
 // No compiler can be downloaded on the consortium's build machines, so compilation uses the
 // solc-js build shipped in the npm `solc` package. The version is read from that package so the
