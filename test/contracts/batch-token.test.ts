@@ -2120,7 +2120,7 @@ describe("BatchToken", function () {
         const mismatch = await approvedTokenAction(sys, "recoverCustody", [sys.batchId, d, d2, 19n, [units(0, 20)], PackState.Held, EVIDENCE]);
         await expect(mismatch()).to.be.revertedWithCustomError(sys.batchToken, "BatchTokenQuantityMismatch").withArgs(19n, 20n);
         const noItems = await approvedTokenAction(sys, "recoverCustody", [sys.batchId, d, d2, 20n, [], PackState.Held, EVIDENCE]);
-        await expect(noItems()).to.be.revertedWithCustomError(sys.batchToken, "BatchTokenQuantityMismatch").withArgs(20n, 0n);
+        await expect(noItems()).to.be.revertedWithCustomError(sys.batchToken, "BatchTokenItemsRequired").withArgs(sys.batchId);
         const noItemsOut = await approvedTokenAction(sys, "recoverCustody", [sys.batchId, d, ethers.ZeroAddress, 20n, [], PackState.Destroyed, EVIDENCE]);
         await expect(noItemsOut()).to.be.revertedWithCustomError(sys.batchToken, "BatchTokenItemsRequired").withArgs(sys.batchId);
         const mismatchOut = await approvedTokenAction(sys, "recoverCustody", [sys.batchId, d, ethers.ZeroAddress, 21n, [units(0, 20)], PackState.Stolen, EVIDENCE]);
