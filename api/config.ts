@@ -6,6 +6,7 @@ import { REPO_ROOT, readDeploymentAddresses, type SystemAddresses } from "./chai
 import { relayEnvSchema } from "./relay/config";
 import { readEnvSchema } from "./read/config";
 import { exchangeEnvSchema } from "./exchange/config";
+import { epcisEnvSchema } from "./epcis/config";
 
 const address = z.string().refine((v) => isAddress(v), { message: "must be a 0x-prefixed 20-byte hex address" });
 
@@ -28,7 +29,7 @@ export const baseEnvSchema = z.object({
   HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(400).default(100),
 });
 
-export const envSchema = baseEnvSchema.extend(relayEnvSchema.shape).extend(readEnvSchema.shape).extend(exchangeEnvSchema.shape);
+export const envSchema = baseEnvSchema.extend(relayEnvSchema.shape).extend(readEnvSchema.shape).extend(exchangeEnvSchema.shape).extend(epcisEnvSchema.shape);
 export type Env = z.infer<typeof envSchema>;
 
 export interface AppConfig {
