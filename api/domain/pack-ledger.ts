@@ -37,16 +37,39 @@ export class PackLedgerAnomaly extends Error {}
 
 const HELD: PackStateName = "Held";
 
+/**
+ * Where a book keeps its records of one kind, by index: a Map by default; the read side's index
+ * passes SQLite-backed maps, so it applies these very rules to its tables.
+ */
+export interface RecordMap {
+  get(index: number): PackRecord | undefined;
+  set(index: number, record: PackRecord): void;
+  keys(): Iterable<number>;
+  values(): Iterable<PackRecord>;
+  readonly size: number;
+}
+
+export interface PackMaps {
+  cases: RecordMap;
+  pallets: RecordMap;
+  detached: RecordMap;
+}
+
 export class PackBook {
-  readonly cases = new Map<number, PackRecord>();
-  readonly pallets = new Map<number, PackRecord>();
+  readonly cases: RecordMap;
+  readonly pallets: RecordMap;
   /** Detached packs, by unit index: Held (loose in `holder`'s hands), InTransit, or a state of their own. */
-  readonly detached = new Map<number, PackRecord>();
+  readonly detached: RecordMap;
 
   constructor(
     readonly layout: Layout,
     readonly producer: string,
-  ) {}
+    maps?: PackMaps,
+  ) {
+    this.cases = maps?.cases ?? new Map<number, PackRecord>();
+    this.pallets = maps?.pallets ?? new Map<number, PackRecord>();
+    this.detached = maps?.detached ?? new Map<number, PackRecord>();
+  }
 
   // ── Reading ──
 
@@ -158,7 +181,9 @@ export class PackBook {
    */
   take(from: string, items: readonly Item[], into: PackStateName, day: number, withLocked = false): number {
     let quantity = 0;
-    const record = (): PackRecord => ({ state: into, holder: from, day: into === "InTransit" || into === "Locked" ? 0 : day });
+    // As the contract records it: the day for every state it writes a record for; a single pack in
+    // transit has only its transit bit (no record, so no day), a container in transit a record.
+    const record = (kind: number): PackRecord => ({ state: into, holder: from, day: into === "InTransit" && kind === ITEM_KIND.Units ? 0 : day });
     for (const item of items) {
       this.checkItem(item);
       for (let k = item.start; k < item.start + item.count; k++) {
@@ -170,14 +195,14 @@ export class PackBook {
             const c = this.case(v.case);
             if (c.state === HELD) this.open(from, ITEM_KIND.Case, v.case);
           }
-          this.detached.set(k, record());
+          this.detached.set(k, record(ITEM_KIND.Units));
           quantity += 1;
         } else {
           const c = this.container(item.kind, k);
           const ok = (c.state === HELD || (withLocked && c.state === "Locked")) && c.holder === from;
           if (!ok) throw new PackLedgerAnomaly(`${kindName(item.kind)} ${k} taken from ${from} but it is ${c.state} with ${c.holder}`);
           if (c.inSealedPallet) this.open(from, ITEM_KIND.Pallet, Math.floor(k / this.layout.casesPerPallet));
-          this.records(item.kind).set(k, record());
+          this.records(item.kind).set(k, record(item.kind));
           const [first, end] = unitRange(this.layout, item.kind, k);
           quantity += end - first;
         }
@@ -221,7 +246,7 @@ export class PackBook {
     return quantity;
   }
 
-  private records(kind: number): Map<number, PackRecord> {
+  private records(kind: number): RecordMap {
     return kind === ITEM_KIND.Units ? this.detached : kind === ITEM_KIND.Case ? this.cases : this.pallets;
   }
 

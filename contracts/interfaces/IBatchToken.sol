@@ -377,7 +377,7 @@ interface IBatchToken {
     error BatchTokenInvalidStatus(uint256 batchId, BatchStatus status);
     /// @dev The batch has no serial commitment: its units move by quantity, not by item.
     error BatchTokenNotSerialised(uint256 batchId);
-    /// @dev A serialised batch moves by items, whose units add up to the quantity given.
+    /// @dev A serialised batch moves by items, whose units add up to the quantity given; a pack-state action (unpack, decommission, revert, lock, unlock) names at least one item.
     error BatchTokenItemsRequired(uint256 batchId);
     /// @dev The items name `itemUnits` units, not `quantity`.
     error BatchTokenQuantityMismatch(uint256 quantity, uint256 itemUnits);

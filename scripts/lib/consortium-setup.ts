@@ -1,6 +1,7 @@
 import { ethers, type ContractTransactionResponse, type Signer } from "ethers";
 import type { BatchToken, Consortium } from "../../typechain-types";
 import { withCheckDigit } from "../../api/domain/gs1";
+import { productMasterDataHash } from "../../api/domain/master-data";
 
 /** Roles as numbered in IConsortium.Role. */
 import { ROLE, ROLE_NAMES } from "../../api/domain/ledger-enums";
@@ -30,7 +31,16 @@ export const DEMO_PRODUCT = {
   gtin: "09506000134352",
   markets: ["DE", "FR"],
   /** Master data as the brand owner publishes it; its keccak-256 hash is registered on chain. */
-  masterData: { name: "Ibuprofen Rhein 400 mg", strength: "400 mg", dosageForm: "film-coated tablet", packSize: "20 tablets", nationalCodes: { DE: "PZN 12345678" } },
+  masterData: {
+    gtin: "09506000134352",
+    name: "Ibuprofen Rhein 400 mg",
+    strength: "400 mg",
+    dosageForm: "film-coated tablet",
+    packSize: "20 tablets",
+    manufacturer: "Rhein Pharma GmbH",
+    markets: ["DE", "FR"],
+    nationalCodes: { DE: "PZN 12345678" },
+  },
 };
 
 /**
@@ -104,7 +114,7 @@ async function sendAll(sends: (() => Promise<ContractTransactionResponse>)[]) {
 
 /** keccak-256 of the demo product's master data document (JSON, keys in the order above). */
 export function demoMasterDataHash(): string {
-  return ethers.id(JSON.stringify(DEMO_PRODUCT.masterData));
+  return productMasterDataHash(DEMO_PRODUCT.masterData);
 }
 
 /**

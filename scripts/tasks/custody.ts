@@ -26,7 +26,7 @@ task(
   .addParam("markets", "Where it is marketed: ISO 3166-1 codes, e.g. DE,FR")
   .addParam(
     "masterData",
-    "The master data document (JSON file: name, strength, dosage form, pack size, national codes); its keccak-256 is registered",
+    "The master data document (JSON: gtin, name, strength, dosage form, pack size, NDC, national codes); the keccak-256 of its canonical JSON is registered",
   )
   .addOptionalParam("as", "Brand owner (producer)", "producer")
   .setAction(
@@ -46,7 +46,23 @@ task(
             `master data file ${args.masterData} does not exist`,
             "give the product's master data as a JSON file",
           );
-        const hash = hre.ethers.keccak256(fs.readFileSync(args.masterData));
+        const { productMasterDataSchema, productMasterDataHash } = await import("../../api/domain/master-data");
+        let doc: unknown;
+        try {
+          doc = JSON.parse(fs.readFileSync(args.masterData, "utf8"));
+        } catch (err) {
+          throw new UserError("BAD_MASTER_DATA", `${args.masterData} is not JSON: ${(err as Error).message}`, "give the master data as a JSON object");
+        }
+        const parsed = productMasterDataSchema.safeParse(doc);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0];
+          throw new UserError("BAD_MASTER_DATA", `${args.masterData}: ${issue.path.join(".") || "document"} ${issue.message}`, "see productMasterDataSchema in api/domain/master-data.ts for the fields");
+        }
+        const gtin14 = gtin.toString().padStart(14, "0");
+        if (parsed.data.gtin !== gtin14) {
+          throw new UserError("MASTER_DATA_GTIN", `${args.masterData} describes GTIN ${parsed.data.gtin}, not ${gtin14}`, "register the product the document describes, or fix its gtin");
+        }
+        const hash = productMasterDataHash(parsed.data);
         const owner = await c.actor(hre, args.as);
         await c.requireMember(sys, owner.address, [1]);
         await (

@@ -77,10 +77,13 @@ describe("operator and auditor tasks", function () {
     fs.writeFileSync(
       path.join(dir, "master.json"),
       JSON.stringify({
+        gtin: "09506000000015",
         name: "Paracetamol Rhein 500 mg",
         packSize: "20 tablets",
       }),
     );
+    fs.writeFileSync(path.join(dir, "foreign.json"), JSON.stringify({ gtin: "04012345000009", name: "Someone else's product" }));
+    fs.writeFileSync(path.join(dir, "no-name.json"), JSON.stringify({ gtin: "09506000000015" }));
   });
   after(function () {
     for (const v of ADDRESS_VARS) {
@@ -365,9 +368,11 @@ describe("operator and auditor tasks", function () {
       await refusal("product:register", {
         gtin: "04012345000009",
         markets: "DE",
-        masterData: path.join(dir, "master.json"),
+        masterData: path.join(dir, "foreign.json"),
       }),
     ).to.match(/BatchTokenNotBrandOwner/);
+    expect(await refusal("product:register", { gtin: "04012345000009", markets: "DE", masterData: path.join(dir, "master.json") })).to.match(/MASTER_DATA_GTIN/);
+    expect(await refusal("product:register", { gtin: "09506000000015", markets: "DE", masterData: path.join(dir, "no-name.json") })).to.match(/BAD_MASTER_DATA.*name/);
     const { result: fresh } = await run("batch:mint", {
       gtin: "09506000134352",
       lot: "TASK-2",
