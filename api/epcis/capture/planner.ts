@@ -379,8 +379,9 @@ export function planCapture(input: PlanInput): { plan: Plan } | { problems: Capt
     const type = String(ev.type);
     const bizStep = typeof ev.bizStep === "string" ? cbvWord(ev.bizStep) : null;
     const duplicate = input.alreadyCaptured(id);
-    const planned: PlannedEvent = { eventId: id, type, bizStep, duplicate };
-    plan.events.push(planned);
+    // A packing event's entry may exist already: its commissioning (earlier in the document) linked it.
+    const planned: PlannedEvent = { ...plan.events[i], eventId: id, type, bizStep, duplicate };
+    plan.events[i] = planned;
     if (duplicate) return; // captured before: its outcome is the earlier one's; nothing is planned again
     if (type === "AggregationEvent" && ev.action === "ADD" && bizStep === "packing") return; // attached to its commissioning below
     ownLocation(i, ev, "readPoint");

@@ -52,8 +52,11 @@ export function schemaProblems(doc: unknown, max = 50): CaptureProblem[] {
   const errors = validate.errors ?? [];
   const events = ((doc as { epcisBody?: { eventList?: unknown[] } })?.epcisBody?.eventList ?? []) as Array<{ eventID?: unknown }>;
   const byEvent = new Map<number | "doc", ErrorObject[]>();
+  const anyEventError = errors.some((e) => EVENT_PATH.test(e.instancePath));
   for (const e of errors) {
     const m = EVENT_PATH.exec(e.instancePath);
+    // The schema's conditionals above an event only repeat that event's error: keep the event's.
+    if (!m && anyEventError && (e.keyword === "if" || e.keyword === "anyOf" || e.keyword === "oneOf" || e.keyword === "allOf")) continue;
     const key = m ? Number(m[1]) : "doc";
     const list = byEvent.get(key) ?? [];
     list.push(e);
