@@ -13,7 +13,7 @@ import { Dispatcher } from "./capture/dispatcher";
 import { TreeCache } from "./capture/planner";
 import captureRoutes from "./capture/routes";
 import type { EpcisEnv } from "./config";
-import type { Authenticator, EpcisMapping, LedgerFeed, ListSource, MemberDirectory, RelayPort } from "./ports";
+import type { Authenticator, DocumentPort, EpcisMapping, LedgerFeed, ListSource, MemberDirectory, RelayPort } from "./ports";
 import { Problem, problemBody } from "./problem";
 import { Projector } from "./projector";
 import routes, { TOP_LEVEL } from "./routes";
@@ -49,6 +49,8 @@ export interface EpcisPluginOptions {
   relay?: RelayPort;
   /** Who calls; default: custodial API keys (members) and READ_API_KEYS (auditors). */
   auth?: Authenticator;
+  /** Business documents beside the captured ones; default: the read side's (app.read.documents), if it runs. */
+  documents?: DocumentPort;
 }
 
 /** GS1 headers of every answer of the binding. */
@@ -190,7 +192,17 @@ export default fp(
     const readKeys = config.env.READ_API_KEYS.split(",").map((k) => k.trim()).filter(Boolean);
     const auth = opts.auth ?? new ApiKeyAuthenticator(relayParts?.custodial, readKeys);
     let lists: ListSource | undefined;
+    const readDocs = app.hasDecorator("read") ? app.read.documents : undefined;
+    const documents: DocumentPort | undefined =
+      opts.documents ??
+      (readDocs
+        ? {
+            bizTransactionsOf: (h) => readDocs.bizTransactions(h),
+            remember: (h, list, by) => readDocs.rememberBizTransactions(h, list, by),
+          }
+        : undefined);
     const projector = new Projector({
+      documents,
       feed,
       store,
       mapping: opts.mapping ?? domainMapping,
@@ -219,7 +231,7 @@ export default fp(
       allowHttp: env.EPCIS_WEBHOOK_ALLOW_HTTP,
       log: app.log,
     });
-    const service: EpcisService = { env, prefix: EPCIS_PREFIX, store, projector, dispatcher, deliverer, directory, auth, relay, lists, trees: new TreeCache() };
+    const service: EpcisService = { env, prefix: EPCIS_PREFIX, store, projector, dispatcher, deliverer, directory, auth, relay, lists, trees: new TreeCache(), documents };
     app.decorate("epcis", service);
 
     app.readiness.set("epcis", async () => {

@@ -88,6 +88,16 @@ export interface MappingShipmentFacts {
   shippedAt?: number;
 }
 
+/**
+ * The business documents shipments commit to, kept by the read side (api/read/documents.ts): the
+ * projection names them in bizTransactionList when the binding did not capture them itself, and the
+ * binding hands over the documents it captured so the read side's exports and DSCSA files name them.
+ */
+export interface DocumentPort {
+  bizTransactionsOf(referenceHash: string): readonly { type: string; uri: string }[] | undefined;
+  remember(referenceHash: string, list: readonly { type: string; uri: string }[], by: string): void;
+}
+
 // ─── Members ──────────────────────────────────────────────────────────────────────────────────
 
 export interface MemberFacts {

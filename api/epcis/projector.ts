@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import { normaliseGs1Uri } from "../domain/gs1-uri-normaliser";
 import type { LedgerEvent } from "../domain/ledger-events";
 import { LedgerState } from "./ledger-state";
-import type { EpcisEventJson, EpcisMapping, FeedCursor, LedgerFeed, ListSource, MappingContext, MemberDirectory } from "./ports";
+import type { DocumentPort, EpcisEventJson, EpcisMapping, FeedCursor, LedgerFeed, ListSource, MappingContext, MemberDirectory } from "./ports";
 import type { EpcisStore, NewEvent } from "./store";
 
 /**
@@ -19,6 +19,8 @@ export interface ProjectorOptions {
   mapping: EpcisMapping;
   directory: MemberDirectory;
   lists: ListSource;
+  /** Documents the read side holds (uploaded by members), beside those captured here. */
+  documents?: DocumentPort;
   pollMs: number;
   batchSize?: number;
   log?: { warn(obj: unknown, msg?: string): void; error(obj: unknown, msg?: string): void };
@@ -190,7 +192,7 @@ export class Projector extends EventEmitter {
       serialOf: (id, unit) => this.o.lists.serialsOf(id)?.[Number(unit)],
       ssccOf: (id, kind, index) => this.o.lists.ssccOf(id, kind, index),
       shipmentOf: (id) => s.shipments.get(id),
-      bizTransactionsOf: (h) => this.o.store.bizTransactionsOf(h),
+      bizTransactionsOf: (h) => this.o.store.bizTransactionsOf(h) ?? this.o.documents?.bizTransactionsOf(h),
       openQuarantinesAfter: (id) => s.quarantinesOf(id),
     };
   }

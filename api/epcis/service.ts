@@ -2,7 +2,7 @@ import type { FastifyRequest } from "fastify";
 import type { EpcisEnv } from "./config";
 import type { Dispatcher } from "./capture/dispatcher";
 import type { TreeCache } from "./capture/planner";
-import type { Authenticator, ListSource, MemberDirectory, Principal, RelayPort } from "./ports";
+import type { Authenticator, ListSource, MemberDirectory, Principal, RelayPort, DocumentPort } from "./ports";
 import { Problem } from "./problem";
 import type { Projector } from "./projector";
 import type { Visibility } from "./query";
@@ -22,6 +22,8 @@ export interface EpcisService {
   relay: RelayPort | undefined;
   lists: ListSource;
   trees: TreeCache;
+  /** The read side's documents, when it runs in this service. */
+  documents: DocumentPort | undefined;
 }
 
 /** The caller, or a 401 problem (no key, unknown key, revoked key). */

@@ -154,6 +154,8 @@ const captureRoutes: FastifyPluginAsyncZod<{ service: EpcisService }> = async (a
         lists: result.plan.lists,
         bizTransactions: result.plan.bizTransactions,
       });
+      // The read side names these documents in its exports and DSCSA files too (their hash is what the shipment commits to).
+      for (const b of result.plan.bizTransactions) service.documents?.remember(b.referenceHash, b.list, principal.account);
       service.dispatcher.poke();
       reply.header("Location", `${service.prefix}/capture/${id}`);
       return reply.code(202).send(jobView(id));
