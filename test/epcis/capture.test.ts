@@ -1,8 +1,11 @@
 import { expect } from "chai";
 import { buildSerialTree } from "../../api/domain/merkle";
 import { referenceHashOf } from "../../api/epcis/capture/planner";
+import type { JsonObject } from "../../api/domain/epcis-hash";
+import { compareWithEpcis2 } from "../fixtures/epcis/reference-hash";
 import {
   account,
+  AUDITOR_KEY,
   capture,
   captureAndWait,
   commissioning,
@@ -121,6 +124,21 @@ describe("EPCIS capture: an ERP's events become its on-chain actions", function 
       const one = await q(`/epcis/events/${encodeURIComponent(String(events[events.length - 1]!.eventID))}`);
       expect(one.statusCode).to.equal(200);
       expect(one.json().eventID).to.equal(events[events.length - 1]!.eventID);
+    });
+  });
+
+  describe("eventIDs: the CBV 2.0 event hash as the reference implementation computes it", () => {
+    it("every event the binding serves has the eventID epcis2.js computes (the documented source/destination order aside)", async () => {
+      await projected(stack);
+      const res = await stack.app.inject({ method: "GET", url: "/epcis/events?perPage=1000", headers: { "x-api-key": AUDITOR_KEY } });
+      expect(res.statusCode, res.body).to.equal(200);
+      const doc = res.json();
+      const events = doc.epcisBody.queryResults.resultsBody.eventList as JsonObject[];
+      const r = compareWithEpcis2(events, doc["@context"]);
+      expect(r.mismatches, JSON.stringify(r.mismatches, null, 1)).to.deep.equal([]);
+      expect(r.compared).to.be.greaterThan(10);
+      expect(r.identical + r.listOrderOnly).to.equal(r.compared);
+      expect([...new Set(events.map((e) => e.type))]).to.include.members(["ObjectEvent", "AggregationEvent"]);
     });
   });
 
