@@ -142,6 +142,29 @@ describe("EPCIS capture: an ERP's events become its on-chain actions", function 
     });
   });
 
+  describe("visibility per role", () => {
+    it("members see the events of packs they held, the regulator its jurisdiction, the auditor everything, the public nothing", async () => {
+      await projected(stack);
+      const ids = async (key?: string) => {
+        const res = await stack.app.inject({ method: "GET", url: "/epcis/events?perPage=1000", headers: key ? { "x-api-key": key } : {} });
+        return res.statusCode === 200 ? (res.json().epcisBody.queryResults.resultsBody.eventList as Array<{ eventID: string; bizStep?: string }>) : res.statusCode;
+      };
+      expect(await ids()).to.equal(401);
+      const all = (await ids(AUDITOR_KEY)) as Array<{ eventID: string; bizStep?: string }>;
+      const regulator = (await ids(stack.keys.regulator)) as typeof all; // DE: the product's market
+      const distributor = (await ids(stack.keys.distributor)) as typeof all;
+      const pharmacy2 = (await ids(stack.keys.pharmacy2)) as typeof all; // a member that never held any of it
+      expect(all.length).to.be.greaterThan(10);
+      expect(regulator.map((e) => e.eventID)).to.deep.equal(all.map((e) => e.eventID));
+      expect(pharmacy2).to.deep.equal([]);
+      expect(distributor.length).to.be.greaterThan(0).and.lessThan(all.length);
+      expect(distributor.map((e) => e.bizStep)).to.not.include("dispensing"); // the pharmacy's own act
+      const dispense = all.find((e) => e.bizStep === "dispensing")!;
+      const one = await stack.app.inject({ method: "GET", url: `/epcis/events/${encodeURIComponent(dispense.eventID)}`, headers: { "x-api-key": stack.keys.distributor } });
+      expect(one.statusCode).to.equal(404);
+    });
+  });
+
   describe("idempotency: a re-posted eventID is never applied twice", () => {
     it("answers a re-posted dispensing with the earlier capture, and the chain keeps one dispense", async () => {
       const doc = document([dispensing("d-1", "pharmacy", [sgtin(SERIALS[1]!)])]);
