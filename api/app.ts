@@ -22,6 +22,7 @@ import relay from "./relay";
 import { MAX_WAIT_SECONDS } from "./relay/schemas";
 import read from "./read";
 import exchange from "./exchange";
+import epcis from "./epcis";
 
 export interface BuildAppOptions {
   /** Pino options or false; tests pass false. */
@@ -129,6 +130,7 @@ export async function buildApp(config: AppConfig, options: BuildAppOptions = {})
         { name: "verification", description: "Public pack verification" },
         { name: "resolver", description: "GS1 Digital Link resolver (GS1-Conformant resolver standard)" },
         { name: "vrs", description: "DSCSA Verification Router Service responder (trading partners)" },
+        { name: "epcis", description: "EPCIS 2.0 REST binding under /epcis: capture (ERP connector), queries, named queries, subscriptions (GS1 OpenAPI)" },
         { name: "operations", description: "Health, readiness, metrics" },
       ],
     },
@@ -205,6 +207,7 @@ export async function buildApp(config: AppConfig, options: BuildAppOptions = {})
     await app.register(read, { config });
     await app.register(exchange, { config });
   }
+  if (config.env.EPCIS_ENABLED) await app.register(epcis, { config, env: config.env });
 
   return app;
 }

@@ -7,6 +7,7 @@ import { REPO_ROOT, readDeploymentAddresses, type SystemAddresses } from "./chai
 import { relayEnvSchema } from "./relay/config";
 import { readEnvSchema } from "./read/config";
 import { exchangeEnvSchema } from "./exchange/config";
+import { epcisEnvSchema } from "./epcis/config";
 
 const address = z.string().refine((v) => isAddress(v), { message: "must be a 0x-prefixed 20-byte hex address" });
 
@@ -69,7 +70,7 @@ export function parseTrustProxy(value: string): boolean | string | undefined {
   return parts.length > 0 && parts.every(valid) ? parts.join(",") : undefined;
 }
 
-export const envSchema = baseEnvSchema.extend(relayEnvSchema.shape).extend(readEnvSchema.shape).extend(exchangeEnvSchema.shape);
+export const envSchema = baseEnvSchema.extend(relayEnvSchema.shape).extend(readEnvSchema.shape).extend(exchangeEnvSchema.shape).extend(epcisEnvSchema.shape);
 export type Env = z.infer<typeof envSchema>;
 
 export interface AppConfig {

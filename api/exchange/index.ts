@@ -1,6 +1,7 @@
 import fp from "fastify-plugin";
 import type { AppConfig } from "../config";
 import exchangeRoutes, { PUBLIC_CORS_HEADERS } from "./routes";
+import dscsaRoutes from "./dscsa-routes";
 import { ApiKeyAuthenticator, parseVrsApiKeys, VrsKeyConfigError } from "./vrs-auth";
 import { ConfigError } from "../config";
 
@@ -23,7 +24,7 @@ export default fp(
     }
     const authenticator = keys.size > 0 ? new ApiKeyAuthenticator(keys) : undefined;
     if (!authenticator) app.log.info("VRS_API_KEYS is empty: the VRS responder answers 503 VRS_NOT_CONFIGURED");
-    const { store, verifier, indexer } = app.read;
+    const { store, verifier, indexer, documents, epcisContext } = app.read;
 
     app.addHook("onSend", async (request, reply) => {
       if (PUBLIC_READ_ROUTES.has(request.routeOptions.url ?? "")) reply.headers(PUBLIC_CORS_HEADERS);
@@ -40,6 +41,9 @@ export default fp(
       portalBaseUrl: env.PORTAL_BASE_URL,
       publicRateLimitPerMinute: env.PUBLIC_RATE_LIMIT_PER_MINUTE,
     });
+    // The DSCSA shipment file of a shipment (members and auditors: READ_API_KEYS).
+    const readKeys = env.READ_API_KEYS.split(",").map((k) => k.trim()).filter(Boolean);
+    await app.register(dscsaRoutes, { documents, epcisContext, apiKeys: readKeys });
   },
   { name: "exchange", dependencies: ["read"] },
 );

@@ -9,12 +9,15 @@ import { JsonRpcClient, redactUrls } from "./chain-reader";
 import { Indexer } from "./indexer";
 import readRoutes from "./routes";
 import { IndexStore } from "./store";
+import { DocumentStore } from "./documents";
+import documentRoutes from "./document-routes";
+import { epcisContextOf, type ReadEpcisContext } from "./epcis-context";
 import { Verifier } from "./verification";
 
 declare module "fastify" {
   interface FastifyInstance {
     /** The read side: index, indexer (absent when INDEXER_ENABLED=false) and verifier. */
-    read: { store: IndexStore; indexer: Indexer | undefined; verifier: Verifier; uploader: Uploader };
+    read: { store: IndexStore; indexer: Indexer | undefined; verifier: Verifier; uploader: Uploader; documents: DocumentStore; epcisContext: ReadEpcisContext };
   }
 }
 
@@ -38,6 +41,10 @@ export default fp(
       registers: [app.metrics],
     });
 
+    // Master data and business documents the chain commits to (documents.ts), and the EPCIS context over both.
+    const documents = new DocumentStore(store, { chainId: chain.chainId, batchToken: chain.addresses.batchToken });
+    const epcisContext = epcisContextOf(store, documents);
+
     const rpc = new JsonRpcClient(env.CHAIN_RPC_URL, 30_000);
     const indexer = env.INDEXER_ENABLED
       ? new Indexer({
@@ -52,6 +59,7 @@ export default fp(
           pollMs: env.INDEXER_POLL_MS,
           log: app.log,
           onRange: (added, to) => {
+            documents.clearCache();
             events.inc(added);
             indexedBlock.set(to);
           },
@@ -60,7 +68,10 @@ export default fp(
       : undefined;
     const currentBlock = () => indexer?.status.indexedBlock ?? store.checkpoint()?.block ?? -1;
     const verifier = new Verifier(store, currentBlock, env.VERIFY_CACHE_SIZE);
-    indexer?.on("reset", () => verifier.clear());
+    indexer?.on("reset", () => {
+      verifier.clear();
+      documents.clearCache();
+    });
     const uploader = new Uploader({
       store,
       batchToken: chain.batchToken,
@@ -70,7 +81,7 @@ export default fp(
       workerHeapMb: env.SERIAL_UPLOAD_WORKER_MB,
       onStored: () => verifier.clear(),
     });
-    app.decorate("read", { store, indexer, verifier, uploader });
+    app.decorate("read", { store, indexer, verifier, uploader, documents, epcisContext });
 
     const apiKeys = env.READ_API_KEYS.split(",").map((k) => k.trim()).filter(Boolean);
     if (apiKeys.length === 0) app.log.warn("READ_API_KEYS is empty: custody, holdings, exports and audit are open to anyone who reaches the service (fine for a local demo only)");
@@ -95,7 +106,9 @@ export default fp(
       uploadMaxBytes: env.SERIAL_UPLOAD_MAX_BYTES,
       portalBaseUrl: env.PORTAL_BASE_URL,
       currentBlock,
+      epcisContext,
     });
+    await app.register(documentRoutes, { documents, apiKeys, uploadRateLimitPerMinute: env.SERIAL_UPLOAD_RATE_LIMIT_PER_MINUTE });
     await app.register(fastifyStatic, { root: path.join(REPO_ROOT, "api", "read", "public"), prefix: "/portal/", index: ["index.html"], maxAge: 60_000 });
     app.get("/", { schema: { hide: true } }, async (_request, reply) => reply.redirect("/portal/", 302));
 

@@ -32,6 +32,8 @@ export interface ReadRouteOptions {
   portalBaseUrl: string;
   /** Last block the index has fully read (-1 before the first range). */
   currentBlock: () => number;
+  /** The EPCIS mapping's context over the index and its documents (epcis-context.ts). */
+  epcisContext: EpcisContext;
 }
 
 const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString();
@@ -620,15 +622,9 @@ const readRoutes: FastifyPluginAsyncZod<ReadRouteOptions> = async (app, o) => {
 
   // ── Exports ──
 
-  const epcisContext: EpcisContext & { ssccOf(batchId: string, kind: number, index: number): string | undefined } = {
-    batches: (batchId) => {
-      const b = store.batch(batchId);
-      return b && { gtin: b.gtin, lot: b.lot, expiryDay: b.expiryDay, producer: b.producer };
-    },
-    glnOf: (a) => store.member(a)?.gln ?? undefined,
-    serialOf: (batchId, unitIndex) => store.serialOf(batchId, Number(unitIndex)),
-    ssccOf: (batchId, kind, index) => store.ssccOf(batchId, Number(kind), Number(index)),
-  };
+  // One context for every export, built from the index (never from the exported events): the same
+  // ledger event exports the same EPCIS event whatever the window (epcis-context.ts).
+  const epcisContext = o.epcisContext;
   /** A ledger event the EPCIS mapping cannot express is a 422 naming it, never a 500. */
   const mapped = <T>(f: () => T): T => {
     try {

@@ -308,6 +308,10 @@ export const epcisDocumentSchema = z
     type: z.literal("EPCISDocument"),
     schemaVersion: z.literal("2.0"),
     creationDate: z.string(),
+    epcisHeader: z
+      .object({ epcisMasterData: z.object({ vocabularyList: z.array(z.record(z.string(), z.unknown())) }) })
+      .optional()
+      .describe("master data of the products, locations and parties the events name (uploaded, checked documents)"),
     epcisBody: z.object({ eventList: z.array(z.record(z.string(), z.unknown())) }),
   })
   .describe("EPCIS 2.0 JSON-LD document (validated against GS1's EPCIS JSON schema in the tests)");
