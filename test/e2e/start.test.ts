@@ -144,7 +144,7 @@ describe("npm start", function () {
           CHAIN_RPC_URL: `http://127.0.0.1:${rpcPort}`,
         });
         expect(demo.code, demo.out).to.equal(0);
-        expect(demo.out).to.match(/10 requests went through the relay \(6 signed by their members, 4 with the pharmacy's API key\), each followed to mined/);
+        expect(demo.out).to.match(/11 requests went through the relay \(7 signed by their members, 4 with the pharmacy's API key\), each followed to mined/);
         const dispensed = /a pack the pharmacy dispensed, then recalled: (\S+)\n\s+→ "([^"]+)", dispensed on (\S+)/.exec(demo.out);
         const untouched = /a pack still at the producer, recalled with its batch: (\S+)\n\s+→ "([^"]+)"/.exec(demo.out);
         expect(dispensed, demo.out).to.not.equal(null);
