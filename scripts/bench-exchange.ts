@@ -16,12 +16,13 @@
  *     random pack per request, every 20th a forged serial, for BENCH_SECONDS; then the resolver
  *     (Digital Link, JSON) the same way, shorter.
  *  5. EPCIS capture as an ERP does it (custodial API keys of the producer and the distributor): a
- *     commissioning document mints a lot of BENCH_CAPTURE_DOCS × 1,000 packs through the relay;
- *     then BENCH_CAPTURE_DOCS documents of 1,000 shipping events (one pack each, producer →
- *     distributor), and once those are on chain as many documents of 1,000 receiving events by the
- *     distributor. captureEventsPerSec = events / time from each POST /epcis/capture to its 202
- *     with Location (validated against the schema and the ledger, persisted, queued for the chain),
- *     the documents posted one after the other.
+ *     commissioning document mints a lot of 2 × BENCH_CAPTURE_DOCS (1) × 1,000 packs through the
+ *     relay; its second half is shipped pack by pack straight on chain (one block), then the
+ *     producer posts BENCH_CAPTURE_DOCS documents of 1,000 shipping events (one pack each, to the
+ *     distributor) and the distributor as many of 1,000 receiving events for the pending shipments
+ *     (the dispatcher serves the two members in parallel). captureEventsPerSec = events / time
+ *     from each POST /epcis/capture to its 202 with Location (schema and ledger validation, job
+ *     persisted, actions queued for the relay), the documents posted one after the other.
  *  6. A webhook subscription (auditor's named query, every event) is created before the capture;
  *     its receiver in this process records when each event arrives. subscriptionLagP95Ms = arrival
  *     − the event's record_time in the binding's store (the moment its projector read the block
@@ -44,7 +45,7 @@ import { ethers, Interface } from "ethers";
 import { REPO_ROOT } from "../api/chain/addresses";
 import { dayNumber } from "../api/domain/gs1";
 import { buildPackingTree, buildSerialTree } from "../api/domain/merkle";
-import { assignSsccs, pallets, type Layout } from "../api/domain/packing";
+import { assignSsccs, pallets, units, type Layout } from "../api/domain/packing";
 import { serialUploadMessage } from "../api/read/verification";
 import { BatchToken__factory } from "../typechain-types";
 import { deploySystemOnNode, devWallet, rpcProvider } from "../test/fixtures/chain";
@@ -68,7 +69,7 @@ const BATCHES = Number(process.env.BENCH_BATCHES ?? 300);
 const UNITS = Number(process.env.BENCH_UNITS ?? 100);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const CAPTURE_DOCS = Number(process.env.BENCH_CAPTURE_DOCS ?? 2);
+const CAPTURE_DOCS = Number(process.env.BENCH_CAPTURE_DOCS ?? 1);
 const CAPTURE_EVENTS = 1_000;
 const QUERY_EVENTS = Number(process.env.BENCH_QUERY_EVENTS ?? 200_000);
 const PER_PAGE = 1_000;
@@ -118,6 +119,16 @@ interface CaptureJobView {
   running: boolean;
   success: boolean;
   errors: unknown[];
+  events: Array<{ state: string; actions: Array<{ action: string; state: string; requestId: string | null; error: unknown }> }>;
+}
+
+/** Event states of a capture job, and its first unfinished action: what a timeout reports. */
+function jobSummary(job: CaptureJobView | undefined): string {
+  if (!job) return "no answer";
+  const states = new Map<string, number>();
+  for (const e of job.events) states.set(e.state, (states.get(e.state) ?? 0) + 1);
+  const open = job.events.flatMap((e) => e.actions).find((a) => a.state !== "mined");
+  return `${[...states].map(([s, n]) => `${n} ${s}`).join(", ")}${open ? `; first open action: ${JSON.stringify(open)}` : ""}`;
 }
 
 async function main() {
@@ -197,13 +208,15 @@ async function main() {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "medtrace-bench-exchange-"));
     cleanup.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
     const port = await freePort();
-    const service = spawn(process.execPath, [buildService()], {
+    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+    const service = spawn(process.execPath, [...nodeArgs, buildService()], {
       cwd: REPO_ROOT,
       env: serviceEnv(
         { rpcUrl: node.url, addresses, dataDir, port },
         {
           READ_API_KEYS: AUDITOR_KEY,
           PUBLIC_RATE_LIMIT_PER_MINUTE: "100000000",
+          SERIAL_UPLOAD_RATE_LIMIT_PER_MINUTE: "100000",
           READ_TREE_CACHE: String(BATCHES),
           VRS_API_KEYS: `${REQUESTOR_GLN}:${API_KEY}`,
           RELAY_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -304,7 +317,6 @@ async function main() {
     if (sub.status !== 201) throw new Error(`subscription: ${sub.status} ${sub.body}`);
     const subscriptionId = (JSON.parse(sub.body) as { subscriptionID?: string; id?: string }).subscriptionID ?? (JSON.parse(sub.body) as { id?: string }).id;
 
-    const jobs: Array<{ who: string; location: string }> = [];
     const finished = async (key: string, location: string): Promise<CaptureJobView> => {
       const res = await fetch(`${base}${location}`, { headers: { "x-api-key": key } });
       if (res.status !== 200) throw new Error(`GET ${location}: ${res.status} ${await res.text()}`);
@@ -313,24 +325,46 @@ async function main() {
     const waitJobs = async (what: string, key: string, locations: string[], timeoutMs: number) => {
       for (const l of locations) {
         let job: CaptureJobView | undefined;
-        await waitUntil(`${what} (${l})`, timeoutMs, async () => {
-          job = await finished(key, l);
-          return !job.running;
+        // Once a second: GET /capture/{id} reports each of the job's 1,000 events, a load of its own.
+        await waitUntil(
+          `${what} (${l})`,
+          timeoutMs,
+          async () => {
+            job = await finished(key, l);
+            return !job.running;
+          },
+          1_000,
+        ).catch((err: Error) => {
+          throw new Error(`${err.message}: ${jobSummary(job)}`);
         });
         if (!job!.success) throw new Error(`${what}: capture ${l} failed: ${JSON.stringify(job!.errors).slice(0, 800)}`);
       }
     };
 
-    // The lot the ERP commissions: one pack per shipping event.
+    // The lot the ERP commissions: 2 × BENCH_CAPTURE_DOCS × 1,000 packs, one per shipping or receiving event.
     const lot = `EPCIS-${Date.now().toString(36).toUpperCase()}`;
-    const captureSerials = Array.from({ length: CAPTURE_DOCS * CAPTURE_EVENTS }, (_, i) => `E${String(i).padStart(6, "0")}`);
+    const perSide = CAPTURE_DOCS * CAPTURE_EVENTS;
+    const captureSerials = Array.from({ length: 2 * perSide }, (_, i) => `E${String(i).padStart(6, "0")}`);
     const commissionStart = Date.now();
     const commission = await epcis("POST", "/capture", erp.producer, epcisDocument([commissioningEvent(new Date(Date.now() - 3_600_000), glnOf("producer"), GTIN, lot, captureSerials, "2031-12-31")]));
     if (commission.status !== 202) throw new Error(`commissioning capture: ${commission.status} ${commission.body.slice(0, 1_000)}`);
     await waitJobs("the commissioning mint", erp.producer, [commission.location!], 120_000);
-    await waitUntil("the commissioning to be projected", 60_000, () => receiver.count("commissioning") >= 1);
+    const lotId = BigInt(await provider.send("eth_call", [{ to: addresses.batchToken, data: token.encodeFunctionData("batchIdOf", [BigInt(GTIN), lot]) }, "latest"]));
     const commissionSeconds = (Date.now() - commissionStart) / 1000;
-    console.log(`commissioned ${captureSerials.length} packs of lot ${lot} through capture and the relay in ${commissionSeconds.toFixed(1)} s`);
+    console.log(`commissioned ${captureSerials.length} packs of lot ${lot} (batch ${lotId}) through capture and the relay in ${commissionSeconds.toFixed(1)} s`);
+
+    // The second half shipped pack by pack straight on chain (one block), so the distributor's
+    // receiving documents find pending shipments while the producer's shipping documents go on:
+    // the dispatcher serves the two members in parallel.
+    nonces.set(address.producer, await provider.getTransactionCount(address.producer, "pending"));
+    await provider.send("evm_setAutomine", [false]);
+    await wave(
+      "producer",
+      captureSerials.slice(perSide).map((_, i) => token.encodeFunctionData("ship", [lotId, address.distributor, 1n, [units(perSide + i, 1)], ethers.id(`despatch advice ${lot} ${i}`)])),
+      400_000,
+    );
+    await provider.send("evm_setAutomine", [true]);
+    await waitUntil("the direct shipments to be projected and delivered", 120_000, () => receiver.count("shipping") >= perSide);
 
     const capturePosts: Array<{ bizStep: string; events: number; ms: number }> = [];
     const post = async (who: "producer" | "distributor", bizStep: string, body: string, events: number) => {
@@ -339,31 +373,26 @@ async function main() {
       const ms = performance.now() - t0;
       if (res.status !== 202 || !res.location) throw new Error(`${bizStep} capture: ${res.status} ${res.body.slice(0, 1_000)}`);
       capturePosts.push({ bizStep, events, ms });
-      jobs.push({ who, location: res.location });
       return res.location;
     };
     const eventTime = (i: number) => new Date(Date.now() - 1_800_000 + i);
-    const shippingBodies = Array.from({ length: CAPTURE_DOCS }, (_, d) =>
-      JSON.stringify(
-        epcisDocument(
-          captureSerials.slice(d * CAPTURE_EVENTS, (d + 1) * CAPTURE_EVENTS).map((s, i) => shippingEvent(eventTime(d * CAPTURE_EVENTS + i), glnOf("producer"), glnOf("distributor"), [sgtinUri(GTIN, s)])),
-        ),
-      ),
-    );
+    const bodies = (side: number, make: (s: string, i: number) => object) =>
+      Array.from({ length: CAPTURE_DOCS }, (_, d) =>
+        JSON.stringify(epcisDocument(captureSerials.slice(side * perSide + d * CAPTURE_EVENTS, side * perSide + (d + 1) * CAPTURE_EVENTS).map((s, i) => make(s, d * CAPTURE_EVENTS + i)))),
+      );
+    const shippingBodies = bodies(0, (s, i) => shippingEvent(eventTime(i), glnOf("producer"), glnOf("distributor"), [sgtinUri(GTIN, s)]));
+    const receivingBodies = bodies(1, (s, i) => receivingEvent(eventTime(perSide + i), glnOf("distributor"), [sgtinUri(GTIN, s)]));
     const captureStart = Date.now();
     const shipLocations: string[] = [];
-    for (const body of shippingBodies) shipLocations.push(await post("producer", "shipping", body, CAPTURE_EVENTS));
-    await waitJobs("the shipments", erp.producer, shipLocations, 240_000);
-    await waitUntil("every shipment to be projected and delivered", 120_000, () => receiver.count("shipping") >= captureSerials.length);
-    const receivingBodies = Array.from({ length: CAPTURE_DOCS }, (_, d) =>
-      JSON.stringify(
-        epcisDocument(captureSerials.slice(d * CAPTURE_EVENTS, (d + 1) * CAPTURE_EVENTS).map((s, i) => receivingEvent(eventTime(100_000 + d * CAPTURE_EVENTS + i), glnOf("distributor"), [sgtinUri(GTIN, s)]))),
-      ),
-    );
     const receiveLocations: string[] = [];
-    for (const body of receivingBodies) receiveLocations.push(await post("distributor", "receiving", body, CAPTURE_EVENTS));
-    await waitJobs("the receipts", erp.distributor, receiveLocations, 240_000);
-    await waitUntil("every receipt to be projected and delivered", 120_000, () => receiver.count("receiving") >= captureSerials.length);
+    for (let d = 0; d < CAPTURE_DOCS; d++) {
+      shipLocations.push(await post("producer", "shipping", shippingBodies[d]!, CAPTURE_EVENTS));
+      receiveLocations.push(await post("distributor", "receiving", receivingBodies[d]!, CAPTURE_EVENTS));
+    }
+    console.log(`posted ${capturePosts.length} capture documents; following their ${2 * perSide} actions to the chain…`);
+    await waitJobs("the shipments", erp.producer, shipLocations, 300_000);
+    await waitJobs("the receipts", erp.distributor, receiveLocations, 300_000);
+    await waitUntil("every captured shipment and receipt to be projected and delivered", 120_000, () => receiver.count("shipping") >= 2 * perSide && receiver.count("receiving") >= perSide);
     const captureChainSeconds = (Date.now() - captureStart) / 1000;
     const capturedEvents = capturePosts.reduce((n, p) => n + p.events, 0);
     const captureMs = capturePosts.reduce((n, p) => n + p.ms, 0);

@@ -116,13 +116,13 @@ export class WebhookReceiver {
   }
 }
 
-/** Polls `check` (every 100 ms) until it holds; fails naming `what` after `timeoutMs`. */
-export async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean): Promise<void> {
+/** Polls `check` (every `everyMs`) until it holds; fails naming `what` after `timeoutMs`. */
+export async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean, everyMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
@@ -148,7 +148,7 @@ export function recordTimes(dbFile: string, eventIds: readonly string[]): Map<st
 
 /**
  * Copies the events the binding projected from the chain (with their query keys and viewers) in
- * its SQLite file until it holds `total` events, each copy with a new eventID; chunks of 5,000
+ * its SQLite file until it holds `total` events, each copy with a new eventID; chunks of 2,000
  * rows per transaction so the running service's projector never waits long for the write lock.
  * Returns how many copies were written.
  */
@@ -182,7 +182,7 @@ export function seedProjection(dbFile: string, total: number): { copies: number;
         for (const v of k.viewers) insertViewer.run(v, seq);
       }
     });
-    for (let i = 0; i < copies; i += 5_000) chunk(i, Math.min(copies, i + 5_000));
+    for (let i = 0; i < copies; i += 2_000) chunk(i, Math.min(copies, i + 2_000));
     return { copies, templates: templates.length };
   } finally {
     db.close();
