@@ -32,7 +32,8 @@
  *     projected from the chain (new eventIDs) up to BENCH_QUERY_EVENTS (200,000) — as many
  *     transactions would take too long on this chain — and GET /epcis/events?perPage=1000 is
  *     paged to the end with nextPageToken (Link rel=next), as the auditor (every event) and as the
- *     distributor (its visible events: the viewer join). queryEventsPerSec = auditor events / time.
+ *     distributor (EQ_bizStep=shipping|receiving over its visible events: the viewer join).
+ *     queryEventsPerSec = auditor events / time.
  *
  * Prints a table (metric, value, bar, met?) and writes bench-results/exchange.json.
  */
