@@ -20,6 +20,7 @@ import readinessPlugin from "./plugins/readiness";
 import healthRoutes from "./routes/health";
 import relay from "./relay";
 import read from "./read";
+import exchange from "./exchange";
 
 export interface BuildAppOptions {
   /** Pino options or false; tests pass false. */
@@ -118,6 +119,8 @@ export async function buildApp(config: AppConfig, options: BuildAppOptions = {})
         { name: "custodial", description: "Actions signed by the relay for members without wallets" },
         { name: "batches", description: "Batches, custody history and exports" },
         { name: "verification", description: "Public pack verification" },
+        { name: "resolver", description: "GS1 Digital Link resolver (GS1-Conformant resolver standard)" },
+        { name: "vrs", description: "DSCSA Verification Router Service responder (trading partners)" },
         { name: "operations", description: "Health, readiness, metrics" },
       ],
     },
@@ -182,7 +185,10 @@ export async function buildApp(config: AppConfig, options: BuildAppOptions = {})
 
   // ── Write side and read side ──
   if (config.env.RELAY_ENABLED) await app.register(relay, { config });
-  if (config.env.READ_ENABLED) await app.register(read, { config });
+  if (config.env.READ_ENABLED) {
+    await app.register(read, { config });
+    await app.register(exchange, { config });
+  }
 
   return app;
 }

@@ -5,6 +5,7 @@ import { isAddress } from "ethers";
 import { REPO_ROOT, readDeploymentAddresses, type SystemAddresses } from "./chain/addresses";
 import { relayEnvSchema } from "./relay/config";
 import { readEnvSchema } from "./read/config";
+import { exchangeEnvSchema } from "./exchange/config";
 
 const address = z.string().refine((v) => isAddress(v), { message: "must be a 0x-prefixed 20-byte hex address" });
 
@@ -27,7 +28,7 @@ export const baseEnvSchema = z.object({
   HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(400).default(100),
 });
 
-export const envSchema = baseEnvSchema.extend(relayEnvSchema.shape).extend(readEnvSchema.shape);
+export const envSchema = baseEnvSchema.extend(relayEnvSchema.shape).extend(readEnvSchema.shape).extend(exchangeEnvSchema.shape);
 export type Env = z.infer<typeof envSchema>;
 
 export interface AppConfig {

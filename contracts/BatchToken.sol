@@ -516,7 +516,8 @@ contract BatchToken is IBatchToken, ERC1155, ERC2771Context {
             if (b.serialCount != 0) revert BatchTokenItemsRequired(batchId);
             return;
         }
-        // Shipping runs the ledger inline; recovery (with what `from` locked) through the library.
+        // The layout is read here first and warm in the ledger: ~100 gas for the right error.
+        if (_books[batchId].layout.units == 0) revert BatchTokenNotSerialised(batchId);
         uint256 moved = CustodyOps.take(_books[batchId], from, items, into, uint32(_today()), withLocked);
         if (moved != quantity) revert BatchTokenQuantityMismatch(quantity, moved);
     }
@@ -607,6 +608,7 @@ contract BatchToken is IBatchToken, ERC1155, ERC2771Context {
             : fromRole == IConsortium.Role.Producer && toRole == IConsortium.Role.Distributor;
         if (!forward || b.status != BatchStatus.Active) revert BatchTokenFlowNotAllowed(fromRole, toRole, b.status);
         if (toRole == IConsortium.Role.Pharmacy && _isExpired(b)) revert BatchTokenExpired(batchId, b.expiryDay);
+        if (_registry.products[uint64(b.gtin)].status == ProductStatus.Withdrawn) revert BatchTokenProductWithdrawn(uint64(b.gtin));
         return ShipmentKind.Forward;
     }
 

@@ -53,6 +53,8 @@ contract Consortium is IConsortium, ERC2771Context {
     /// keeps {actor} at one storage read for nearly every call.
     mapping(address account => address key) private _keyOf;
     mapping(address key => address account) private _accountOfKey;
+    /// @dev Keys rotated out: dead for good, never a key or an account again (they may have leaked).
+    mapping(address key => bool) private _retiredKeys;
 
     mapping(uint64 prefixKey => address owner) private _prefixOwner;
     /// @dev How many registered prefixes are longer and start with this one (the no-overlap rule).
@@ -179,7 +181,7 @@ contract Consortium is IConsortium, ERC2771Context {
     ) external onlyGovernance {
         if (account == address(0)) revert ConsortiumZeroAddress();
         if (_members[account].status != MemberStatus.None) revert ConsortiumMemberExists(account);
-        if (_accountOfKey[account] != address(0)) revert ConsortiumKeyInUse(account);
+        if (_accountOfKey[account] != address(0) || _retiredKeys[account]) revert ConsortiumKeyInUse(account);
         if (role == Role.None) revert ConsortiumInvalidRole(role);
         if (!GS1.isValidGln(gln)) revert ConsortiumInvalidGln(gln);
         address glnHolder = _memberByGln[gln];
@@ -257,9 +259,12 @@ contract Consortium is IConsortium, ERC2771Context {
         if (newKey == address(0)) revert ConsortiumZeroAddress();
         // A current key, or any member's account (the rotating member's own included: its old
         // address may be the very key that leaked), can never sign for this member.
-        if (_accountOfKey[newKey] != address(0) || _members[newKey].status != MemberStatus.None) revert ConsortiumKeyInUse(newKey);
+        if (_accountOfKey[newKey] != address(0) || _members[newKey].status != MemberStatus.None || _retiredKeys[newKey]) {
+            revert ConsortiumKeyInUse(newKey);
+        }
         address previousKey = m.keyRotated ? _keyOf[account] : account;
         delete _accountOfKey[previousKey];
+        _retiredKeys[previousKey] = true;
         m.keyRotated = true;
         _accountOfKey[newKey] = account;
         _keyOf[account] = newKey;
@@ -298,6 +303,8 @@ contract Consortium is IConsortium, ERC2771Context {
 
     /// @inheritdoc IConsortium
     function replaceGovernor(address governor, address newGovernor) external onlyGovernance {
+        // Replacing a governor by itself would only discard its pending approvals (a new epoch).
+        if (newGovernor == governor) revert ConsortiumGovernorExists(newGovernor);
         _removeGovernor(governor);
         _addGovernor(newGovernor);
     }

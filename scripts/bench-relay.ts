@@ -98,7 +98,7 @@ async function runLoad(cfg: LoadConfig): Promise<LoadReport> {
   const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600 + cfg.seconds);
   const flows = FLOWS.map(([from, to], f) => {
     const wallet = dev(from);
-    const data = calls.ship(BigInt(cfg.batchId), 1n, dev(to).address);
+    const data = calls.ship(BigInt(cfg.batchId), dev(to).address, 1n);
     let nonce = BigInt(cfg.startNonces[f]);
     const next = () => {
       const request: ForwardRequest = { from: wallet.address, to: cfg.addresses.batchToken, value: 0n, gas: REQUEST_GAS, nonce: nonce++, deadline, data };
@@ -176,12 +176,12 @@ async function main() {
     const provider = rpcProvider(node.url);
     const zero = "0x" + "0".repeat(64);
     const as = (i: number) => systemAt(addresses, dev(i).connect(provider)).batchToken;
-    const minted = await (await as(ACC.producer).mintBatch({ gtin: 9506000134352n, lot: `BENCH${Date.now() % 1e9}`, expiryDay: dayNumberOf(new Date()) + 365, quantity: 10n ** 15n, serialsRoot: zero, serialCount: 0, documentHash: zero }, { gasPrice: 0 })).wait();
+    const minted = await (await as(ACC.producer).mintBatch({ gtin: 9506000134352n, lot: `BENCH${Date.now() % 1e9}`, expiryDay: dayNumberOf(new Date()) + 365, quantity: 10n ** 15n, serialsRoot: zero, serialCount: 0, documentHash: zero, unitsPerCase: 0, casesPerPallet: 0, packingRoot: zero, markets: [] }, { gasPrice: 0 })).wait();
     const batchId = as(ACC.producer).interface.parseLog(minted!.logs.find((l) => as(ACC.producer).interface.parseLog(l)?.name === "BatchMinted")!)!.args.batchId as bigint;
-    const give = async (from: number, to: number, quantity: bigint, isReturn = false) => {
-      const r = await (await as(from).ship(batchId, quantity, dev(to).address, zero, { gasPrice: 0 })).wait();
+    const give = async (from: number, to: number, quantity: bigint, kind = 0) => {
+      const r = await (await as(from).ship(batchId, dev(to).address, quantity, [], zero, { gasPrice: 0 })).wait();
       const id = as(from).interface.parseLog(r!.logs.find((l) => as(from).interface.parseLog(l)?.name === "ShipmentCreated")!)!.args.shipmentId as bigint;
-      await (await as(to).acceptShipment(id, { batchId, sender: dev(from).address, receiver: dev(to).address, quantity, isReturn }, { gasPrice: 0 })).wait();
+      await (await as(to).acceptShipment(id, { batchId, sender: dev(from).address, receiver: dev(to).address, quantity, kind, items: [] }, { gasPrice: 0 })).wait();
     };
     await give(ACC.producer, ACC.distributor, 10n ** 13n);
     await give(ACC.producer, ACC.distributor2, 10n ** 13n);

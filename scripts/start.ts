@@ -107,7 +107,7 @@ async function main() {
 
   // ── 2. Contracts and members ──
   const { deploySystem, parametersFor } = await import("./lib/deployment");
-  const { admitDemoMembers, DEMO_MEMBERS, DEMO_GOVERNOR_INDICES, ROLE_NAMES } = await import("./lib/consortium-setup");
+  const { admitDemoMembers, registerDemoProduct, DEMO_MEMBERS, DEMO_GOVERNOR_INDICES, ROLE_NAMES } = await import("./lib/consortium-setup");
   const { UserError } = await import("./lib/errors");
   let chainId: bigint;
   try {
@@ -127,6 +127,7 @@ async function main() {
   const accounts = await hre.ethers.getSigners();
   const { admitted, skipped } = await admitDemoMembers(system.consortium, accounts, say);
   say(`consortium: ${admitted} members admitted through governance, ${skipped} already members`);
+  await registerDemoProduct(system.batchToken, accounts, say);
 
   // Deployment and admission ran a block per transaction; from here on the chain keeps the
   // block period of a QBFT network.

@@ -10,6 +10,7 @@ import {
 } from "../relay/forward-request";
 import { batchTokenInterface, consortiumInterface } from "../relay/policy";
 import type { RequestStatus } from "../relay/schemas";
+import type { Item } from "../domain/packing";
 
 /**
  * A small typed client of the relay for members' systems, scripts and tests: it reads the signing
@@ -62,34 +63,85 @@ export interface Accepted {
   statusUrl: string;
 }
 
-/** Calldata of the relayed functions (BatchToken custody and status, Consortium governance process). */
+/** An item as the contracts take it: `count` consecutive packs (kind 0), cases (1) or pallets (2) from `start`. */
+export type { Item } from "../domain/packing";
+export { units, cases, pallets } from "../domain/packing";
+
+/** ISO 3166-1 codes as bytes2. */
+const bytes2 = (codes: readonly string[]) => codes.map((c) => "0x" + Buffer.from(c, "utf8").toString("hex"));
+
+export interface MintInput {
+  gtin: bigint;
+  lot: string;
+  expiryDay: number;
+  quantity: bigint;
+  serialsRoot?: string;
+  serialCount?: number;
+  documentHash: string;
+  unitsPerCase?: number;
+  casesPerPallet?: number;
+  packingRoot?: string;
+  /** ISO 3166-1 codes; empty = the product's markets. */
+  markets?: readonly string[];
+}
+
+const ZERO32 = "0x" + "0".repeat(64);
+
+/** Calldata of the relayed functions (BatchToken products, custody and status; Consortium governance process). */
 export const calls = {
-  mintBatch: (input: { gtin: bigint; lot: string; expiryDay: number; quantity: bigint; serialsRoot?: string; serialCount?: number; documentHash: string }) =>
+  registerProduct: (gtin: bigint, markets: readonly string[], masterDataHash: string) => batchTokenInterface.encodeFunctionData("registerProduct", [gtin, bytes2(markets), masterDataHash]),
+  updateProduct: (gtin: bigint, markets: readonly string[], masterDataHash: string) => batchTokenInterface.encodeFunctionData("updateProduct", [gtin, bytes2(markets), masterDataHash]),
+  setProductStatus: (gtin: bigint, status: "Active" | "Withdrawn", reasonHash: string) =>
+    batchTokenInterface.encodeFunctionData("setProductStatus", [gtin, status === "Withdrawn" ? 2 : 1, reasonHash]),
+  setPrefixLicence: (prefixKey: bigint, licensee: string, granted: boolean) => batchTokenInterface.encodeFunctionData("setPrefixLicence", [prefixKey, licensee, granted]),
+  mintBatch: (input: MintInput) =>
     batchTokenInterface.encodeFunctionData("mintBatch", [
-      { serialsRoot: "0x" + "0".repeat(64), serialCount: 0, ...input },
+      {
+        serialsRoot: ZERO32,
+        serialCount: 0,
+        unitsPerCase: 0,
+        casesPerPallet: 0,
+        packingRoot: ZERO32,
+        ...input,
+        markets: bytes2(input.markets ?? []),
+      },
     ]),
-  ship: (batchId: bigint, quantity: bigint, receiver: string, referenceHash = "0x" + "0".repeat(64)) =>
-    batchTokenInterface.encodeFunctionData("ship", [batchId, quantity, receiver, referenceHash]),
+  ship: (batchId: bigint, receiver: string, quantity: bigint, items: readonly Item[] = [], referenceHash = ZERO32) =>
+    batchTokenInterface.encodeFunctionData("ship", [batchId, receiver, quantity, items, referenceHash]),
   acceptShipment: (shipmentId: bigint, shipment: Shipment) => batchTokenInterface.encodeFunctionData("acceptShipment", [shipmentId, shipment]),
   rejectShipment: (shipmentId: bigint, shipment: Shipment, reason: number) => batchTokenInterface.encodeFunctionData("rejectShipment", [shipmentId, shipment, reason]),
   cancelShipment: (shipmentId: bigint, shipment: Shipment) => batchTokenInterface.encodeFunctionData("cancelShipment", [shipmentId, shipment]),
+  unpack: (batchId: bigint, containers: readonly Item[]) => batchTokenInterface.encodeFunctionData("unpack", [batchId, containers]),
+  decommission: (batchId: bigint, items: readonly Item[], state: "Destroyed" | "Stolen" | "Sample" | "FreeSample" | "Exported", evidenceHash: string) =>
+    batchTokenInterface.encodeFunctionData("decommission", [batchId, items, { Destroyed: 5, Stolen: 6, Sample: 7, FreeSample: 8, Exported: 9 }[state], evidenceHash]),
+  revertDecommission: (batchId: bigint, items: readonly Item[], reasonHash: string) => batchTokenInterface.encodeFunctionData("revertDecommission", [batchId, items, reasonHash]),
+  lock: (batchId: bigint, items: readonly Item[], reasonHash: string) => batchTokenInterface.encodeFunctionData("lock", [batchId, items, reasonHash]),
+  unlock: (batchId: bigint, holder: string, items: readonly Item[], reasonHash: string) => batchTokenInterface.encodeFunctionData("unlock", [batchId, holder, items, reasonHash]),
   writeOff: (batchId: bigint, quantity: bigint, reason: 0 | 1, evidenceHash: string) => batchTokenInterface.encodeFunctionData("writeOff", [batchId, quantity, reason, evidenceHash]),
   dispense: (batchId: bigint, unitIndex: bigint, serial: string, proof: string[]) => batchTokenInterface.encodeFunctionData("dispense", [batchId, unitIndex, serial, proof]),
+  undoDispense: (batchId: bigint, unitIndex: bigint, reasonHash: string) => batchTokenInterface.encodeFunctionData("undoDispense", [batchId, unitIndex, reasonHash]),
   quarantine: (batchId: bigint, reasonHash: string) => batchTokenInterface.encodeFunctionData("quarantine", [batchId, reasonHash]),
   liftQuarantine: (batchId: bigint, reasonHash: string) => batchTokenInterface.encodeFunctionData("liftQuarantine", [batchId, reasonHash]),
   recall: (batchId: bigint, reasonHash: string) => batchTokenInterface.encodeFunctionData("recall", [batchId, reasonHash]),
-  propose: (action: string) => consortiumInterface.encodeFunctionData("propose", [action]),
+  safetyNotice: (batchId: bigint, noticeHash: string) => batchTokenInterface.encodeFunctionData("safetyNotice", [batchId, noticeHash]),
+  /** A governance proposal: `action` called on `target` (the Consortium itself, or the BatchToken for its governance functions). */
+  propose: (target: string, action: string) => consortiumInterface.encodeFunctionData("propose", [target, action]),
   approve: (proposalId: bigint) => consortiumInterface.encodeFunctionData("approve", [proposalId]),
+  withdrawApproval: (proposalId: bigint) => consortiumInterface.encodeFunctionData("withdrawApproval", [proposalId]),
+  cancel: (proposalId: bigint) => consortiumInterface.encodeFunctionData("cancel", [proposalId]),
   execute: (proposalId: bigint) => consortiumInterface.encodeFunctionData("execute", [proposalId]),
   emergencySuspend: (account: string, reasonHash: string) => consortiumInterface.encodeFunctionData("emergencySuspend", [account, reasonHash]),
 };
 
+/** IBatchToken.Shipment, as ShipmentCreated carries it: pass it back to accept, reject or cancel. */
 export interface Shipment {
   batchId: bigint;
   sender: string;
   receiver: string;
   quantity: bigint;
-  isReturn: boolean;
+  /** 0 forward, 1 return: fixed at shipping. */
+  kind: number | bigint;
+  items: readonly Item[];
 }
 
 /** Signs `request` under `domain`: natively for a raw key, with EIP-712 signTypedData for a Signer. */

@@ -507,10 +507,52 @@ export class SerialTree {
     return verifySerialProof(this.root, index, serial, proof);
   }
 
+  /**
+   * All 2n-1 nodes, 32 bytes each, in OZ array order (node k at bytes 32k … 32k+31): what the read
+   * side stores so that it can serve any proof without rebuilding the tree ({@link proofFromNodes}).
+   */
+  nodeArray(): Buffer {
+    return this.nodeBytes;
+  }
+
+  /** Node index of each unit's leaf, by unit index (a copy). */
+  leafNodes(): Uint32Array {
+    return this.leafNode.slice();
+  }
+
   /** Bytes held by the node/index arrays (excludes the serial strings and the lookup map). */
   get byteLength(): number {
     return this.nodes.byteLength + this.leafNode.byteLength;
   }
+}
+
+/**
+ * Sorts `n` leaves (8 LE words each in `leaves`, `keys` = their first 4 bytes big-endian) by hash
+ * ascending and lays them out as OZ `makeMerkleTree` does (j-th smallest at node 2n-2-j), then
+ * hashes upwards. Returns the node array and, for each input position, its node index.
+ */
+function assembleTree(leaves: Int32Array, keys: Uint32Array, n: number): { nodes: Int32Array; leafNode: Uint32Array } {
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((a, b) => {
+    const ka = keys[a] as number;
+    const kb = keys[b] as number;
+    if (ka !== kb) return ka < kb ? -1 : 1;
+    return compareHash(leaves, a * 8, leaves, b * 8);
+  });
+  const total = 2 * n - 1;
+  const nodes = new Int32Array(total * 8);
+  const leafNode = new Uint32Array(n);
+  for (let j = 0; j < n; j++) {
+    const unit = order[j] as number;
+    const node = total - 1 - j;
+    leafNode[unit] = node;
+    nodes.set(leaves.subarray(unit * 8, unit * 8 + 8), node * 8);
+  }
+  for (let i = total - 1 - n; i >= 0; i--) {
+    hashPairInto(nodes, (2 * i + 1) * 8, (2 * i + 2) * 8, i * 8);
+  }
+  return { nodes, leafNode };
 }
 
 /**
@@ -557,29 +599,109 @@ export function buildSerialTree(serials: readonly string[]): SerialTree {
     keys[i] = bswap(leaves[i * 8] as number);
   }
 
-  // 2. sort unit indices by leaf hash (ascending 256-bit big-endian), like OZ sortLeaves.
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  order.sort((a, b) => {
-    const ka = keys[a] as number;
-    const kb = keys[b] as number;
-    if (ka !== kb) return ka < kb ? -1 : 1;
-    return compareHash(leaves, a * 8, leaves, b * 8);
-  });
-
-  // 3. place leaves: j-th smallest at node 2n-2-j (OZ makeMerkleTree), then hash upwards.
-  const total = 2 * n - 1;
-  const nodes = new Int32Array(total * 8);
-  const leafNode = new Uint32Array(n);
-  for (let j = 0; j < n; j++) {
-    const unit = order[j] as number;
-    const node = total - 1 - j;
-    leafNode[unit] = node;
-    nodes.set(leaves.subarray(unit * 8, unit * 8 + 8), node * 8);
-  }
-  for (let i = total - 1 - n; i >= 0; i--) {
-    hashPairInto(nodes, (2 * i + 1) * 8, (2 * i + 2) * 8, i * 8);
-  }
-
+  const { nodes, leafNode } = assembleTree(leaves, keys, n);
   return new SerialTree(serials.slice(), byIndex, nodes, leafNode);
+}
+
+// ---------------------------------------------------------------------------------------
+// Proofs from a stored node array
+// ---------------------------------------------------------------------------------------
+
+/** Node indexes of the siblings on the path from node `treeIndex` to the root, leaf first. */
+export function siblingIndexes(treeIndex: number): number[] {
+  const out: number[] = [];
+  let i = treeIndex;
+  while (i > 0) {
+    out.push((i & 1) === 1 ? i + 1 : i - 1);
+    i = (i - 1) >>> 1;
+  }
+  return out;
+}
+
+/**
+ * The proof of the leaf at node `treeIndex`, reading only its siblings through `nodeAt` (32 bytes
+ * each): identical to {@link SerialTree.proof} and to OZ `getProof`, from stored nodes.
+ */
+export function proofFromNodes(treeIndex: number, nodeAt: (node: number) => Uint8Array): string[] {
+  return siblingIndexes(treeIndex).map((k) => '0x' + Buffer.from(nodeAt(k)).toString('hex'));
+}
+
+// ---------------------------------------------------------------------------------------
+// Packing tree: leaves ["uint8", "uint256", "uint256"] = [level (1 case, 2 pallet), index, sscc]
+// ---------------------------------------------------------------------------------------
+
+/** STATE words 0..7 := keccak256(abi.encode(uint8 level, uint256 index, uint256 sscc)), then rehashed. */
+function packingLeafInto(level: number, index: number, sscc: bigint, out: Int32Array, outOff: number): void {
+  const s = STATE;
+  const b = STATE_U8;
+  s.fill(0);
+  b[31] = level & 0xff;
+  b[60] = index >>> 24;
+  b[61] = (index >>> 16) & 0xff;
+  b[62] = (index >>> 8) & 0xff;
+  b[63] = index & 0xff;
+  let v = sscc;
+  for (let k = 95; k >= 64 && v > 0n; k--) {
+    b[k] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  // keccak padding for a 96-byte message: 0x01 at byte 96, 0x80 at byte 135
+  s[24] = 1;
+  s[33] = PAD_END;
+  keccakF1600();
+  rehash32();
+  for (let k = 0; k < 8; k++) out[outOff + k] = s[k] as number;
+}
+
+/** The leaf of a case (level 1) or pallet (level 2) with its SSCC, as OZ `standardLeafHash` gives it. */
+export function packingLeaf(level: number, index: number, sscc: string | bigint): string {
+  const out = new Int32Array(8);
+  packingLeafInto(level, index, BigInt(sscc), out, 0);
+  return wordsToHex(out, 0);
+}
+
+/** Merkle tree of a batch's packing list (cases, then pallets), bit-identical to OZ's StandardMerkleTree. */
+export class PackingTree {
+  readonly root: string;
+  readonly count: number;
+  private readonly nodeBytes: Buffer;
+
+  /** @internal use buildPackingTree */
+  constructor(
+    private readonly nodes: Int32Array,
+    private readonly leafNode: Uint32Array,
+    readonly cases: number,
+    readonly pallets: number,
+  ) {
+    this.count = cases + pallets;
+    this.root = wordsToHex(nodes, 0);
+    this.nodeBytes = Buffer.from(nodes.buffer, nodes.byteOffset, nodes.byteLength);
+  }
+
+  /** Proof of case (level 1) or pallet (level 2) `index`, as OZ `getProof([level, index, sscc])` gives it. */
+  proof(level: number, index: number): string[] {
+    const position = level === 1 ? index : this.cases + index;
+    if (!Number.isInteger(index) || index < 0 || index >= (level === 1 ? this.cases : this.pallets)) throw new RangeError(`no ${level === 1 ? 'case' : 'pallet'} ${index}`);
+    return proofFromNodes(this.leafNode[position] as number, (k) => this.nodeBytes.subarray(k * 32, k * 32 + 32));
+  }
+}
+
+/**
+ * Builds the tree of `StandardMerkleTree.of(values, ["uint8","uint256","uint256"])` for values
+ * `[1, i, cases[i]]` then `[2, j, pallets[j]]`. SSCCs must be 18 digits (checked by the caller).
+ */
+export function buildPackingTree(list: { cases: readonly string[]; pallets: readonly string[] }): PackingTree {
+  const n = list.cases.length + list.pallets.length;
+  if (n === 0) throw new RangeError('a packing list has at least one case');
+  const leaves = new Int32Array(n * 8);
+  const keys = new Uint32Array(n);
+  let i = 0;
+  for (const [level, ssccs] of [[1, list.cases], [2, list.pallets]] as const) {
+    for (let k = 0; k < ssccs.length; k++, i++) {
+      packingLeafInto(level, k, BigInt(ssccs[k] as string), leaves, i * 8);
+      keys[i] = bswap(leaves[i * 8] as number);
+    }
+  }
+  const { nodes, leafNode } = assembleTree(leaves, keys, n);
+  return new PackingTree(nodes, leafNode, list.cases.length, list.pallets.length);
 }

@@ -1,6 +1,6 @@
 import { getAddress, type EventFragment } from "ethers";
 import { batchTokenInterface } from "../chain/logs";
-import { LEDGER_EVENT_NAMES, type LedgerEvent, type LedgerEventName } from "../domain/ledger-events";
+import { LEDGER_EVENT_NAMES, type ItemArg, type LedgerEvent, type LedgerEventName } from "../domain/ledger-events";
 
 /**
  * Raw JSON-RPC reads for the indexer and the audit task: eth_getLogs over a block range with the
@@ -36,11 +36,29 @@ function decodeWord(type: string, w: string): string | boolean {
   }
   if (type === "bool") return BigInt("0x" + w) !== 0n;
   if (type === "bytes32") return "0x" + w.toLowerCase();
+  if (type === "bytes2") return market(w.slice(0, 4));
   if (type.startsWith("uint")) return BigInt("0x" + w).toString();
   throw new Error(`ledger event decoder: unsupported type ${type}`);
 }
 
-/** Decodes one raw ledger log; undefined for logs of other events. */
+/** ISO 3166-1 codes travel as bytes2 (0x4445 = "DE"), decoded as api/chain/logs.ts does (UTF-8). */
+function market(hex4: string): string {
+  return Buffer.from(hex4, "hex").toString("utf8");
+}
+
+/** A word of `data` read as a byte offset or a length (both far below 2^53 in any real log). */
+function wordNumber(data: string, byteOffset: number): number {
+  const start = 2 + byteOffset * 2;
+  if (start + 64 > data.length) throw new Error(`ledger event decoder: data ends before byte ${byteOffset + 32}`);
+  const v = BigInt("0x" + data.slice(start, start + 64));
+  if (v > BigInt(data.length)) throw new Error(`ledger event decoder: offset or length ${v} beyond the data`);
+  return Number(v);
+}
+
+/**
+ * Decodes one raw ledger log; undefined for logs of other events. Throws on data that does not
+ * fit the event's ABI (the indexer records such a log as an alert and goes on).
+ */
 export function decodeRawLedgerLog(topics: readonly string[], data: string): { name: LedgerEventName; args: LedgerEvent["args"] } | undefined {
   const fragment = FRAGMENTS.get(topics[0]);
   if (!fragment) return undefined;
@@ -49,14 +67,39 @@ export function decodeRawLedgerLog(topics: readonly string[], data: string): { n
   let slot = 0;
   for (const input of fragment.inputs) {
     if (input.indexed) {
-      args[input.name] = decodeWord(input.type, topics[topic++].slice(2));
+      const t = topics[topic++];
+      if (t === undefined) throw new Error(`ledger event decoder: ${fragment.name} lacks topic ${topic - 1}`);
+      args[input.name] = decodeWord(input.type, t.slice(2));
     } else if (input.type === "string") {
-      const offset = Number(BigInt("0x" + word(data, slot++)));
-      const start = 2 + offset * 2;
-      const length = Number(BigInt("0x" + data.slice(start, start + 64)));
-      args[input.name] = Buffer.from(data.slice(start + 64, start + 64 + length * 2), "hex").toString("utf8");
+      const offset = wordNumber(data, 32 * slot++);
+      const length = wordNumber(data, offset);
+      const start = 2 + (offset + 32) * 2;
+      args[input.name] = Buffer.from(data.slice(start, start + length * 2), "hex").toString("utf8");
+    } else if (input.type === "bytes2[]") {
+      const offset = wordNumber(data, 32 * slot++);
+      const length = wordNumber(data, offset);
+      const list: string[] = [];
+      for (let i = 0; i < length; i++) list.push(market(word(data, (offset + 32) / 32 + i).slice(0, 4)));
+      args[input.name] = list;
+    } else if (input.baseType === "array" && input.arrayChildren?.baseType === "tuple") {
+      // Item[]: static tuples (uint8 kind, uint32 start, uint32 count), three words each.
+      const offset = wordNumber(data, 32 * slot++);
+      const length = wordNumber(data, offset);
+      const items: ItemArg[] = [];
+      const base = (offset + 32) / 32;
+      for (let i = 0; i < length; i++) {
+        const w = (k: number) => {
+          const hex = word(data, base + 3 * i + k);
+          if (hex.length !== 64) throw new Error("ledger event decoder: item list ends early");
+          return Number(BigInt("0x" + hex));
+        };
+        items.push({ kind: w(0), start: w(1), count: w(2) });
+      }
+      args[input.name] = items;
     } else {
-      args[input.name] = decodeWord(input.type, word(data, slot++));
+      const hex = word(data, slot++);
+      if (hex.length !== 64) throw new Error(`ledger event decoder: ${fragment.name} data ends before ${input.name}`);
+      args[input.name] = decodeWord(input.type, hex);
     }
   }
   return { name: fragment.name as LedgerEventName, args };
@@ -138,21 +181,35 @@ export class JsonRpcClient implements RpcSender {
         body: JSON.stringify(single ? payload[0] : payload),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
-      if (!res.ok) throw new Error(`JSON-RPC node at ${this.url} answered HTTP ${res.status}`);
+      if (!res.ok) throw new Error(`the JSON-RPC node answered HTTP ${res.status}`);
       const body = (await res.json()) as RpcAnswer | RpcAnswer[];
       const answers = new Map((Array.isArray(body) ? body : [body]).map((a) => [a.id, a]));
       calls.forEach((c, i) => {
         const a = answers.get(ids[i]);
-        if (!a) c.reject(new Error(`no answer to ${c.method} from ${this.url}`));
+        if (!a) c.reject(new Error(`no answer to ${c.method} from the JSON-RPC node`));
         else if (a.error) c.reject(Object.assign(new Error(`${c.method}: ${a.error.message}`), { code: a.error.code, data: a.error.data }));
         else c.resolve(a.result);
       });
     } catch (err) {
       const e = err as Error;
-      const message = e.name === "TimeoutError" ? `no answer from ${this.url} within ${this.timeoutMs} ms` : `${e.message}${(e as { cause?: Error }).cause ? ` (${(e as { cause?: Error }).cause!.message})` : ""}`;
+      // Never the URL: it may carry an API key, and these messages reach /ready and /v1/index/status.
+      const cause = (e as { cause?: Error }).cause;
+      const message = e.name === "TimeoutError" ? `no answer from the JSON-RPC node within ${this.timeoutMs} ms` : redactUrls(`${e.message}${cause ? ` (${cause.message})` : ""}`);
       for (const c of calls) c.reject(new Error(`${c.method}: ${message}`));
     }
   }
+}
+
+/**
+ * Replaces every URL, and every host:port, in a message by "…" (node URLs may carry credentials or
+ * API keys, and where the node is belongs to the operator, not the public).
+ */
+export function redactUrls(message: string): string {
+  return message
+    .replace(/\b([a-z][a-z0-9+.-]*):\/\/[^\s"'()<>]+/gi, "$1://…")
+    .replace(/\[[0-9a-f:]+\](:\d+)?/gi, "…")
+    .replace(/\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b/g, "…")
+    .replace(/\b(?:localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)+):\d{2,5}\b/gi, "…");
 }
 
 interface RpcAnswer {
@@ -169,8 +226,26 @@ export async function getBlockHeader(provider: RpcSender, tag: number | "latest"
   return b ? { number: Number(b.number), hash: b.hash, timestamp: Number(b.timestamp) } : undefined;
 }
 
-/** Ledger events of `batchToken` in [fromBlock, toBlock], in chain order. */
-export async function readLedgerRange(provider: RpcSender, batchToken: string, fromBlock: number, toBlock: number): Promise<LedgerEvent[]> {
+/** A log with a ledger topic whose data does not decode: the indexer records it as an alert. */
+export interface UndecodableLog {
+  blockNumber: number;
+  logIndex: number;
+  txHash: string;
+  topic: string;
+  reason: string;
+}
+
+/**
+ * Ledger events of `batchToken` in [fromBlock, toBlock], in chain order. A log that does not decode
+ * goes to `onUndecodable` (and is skipped); without it, it throws.
+ */
+export async function readLedgerRange(
+  provider: RpcSender,
+  batchToken: string,
+  fromBlock: number,
+  toBlock: number,
+  onUndecodable?: (log: UndecodableLog) => void,
+): Promise<LedgerEvent[]> {
   let logs: RpcLog[];
   try {
     logs = (await provider.send("eth_getLogs", [
@@ -179,7 +254,7 @@ export async function readLedgerRange(provider: RpcSender, batchToken: string, f
   } catch (err) {
     if (toBlock > fromBlock && TOO_LARGE.test(String((err as Error).message))) {
       const mid = Math.floor((fromBlock + toBlock) / 2);
-      return [...(await readLedgerRange(provider, batchToken, fromBlock, mid)), ...(await readLedgerRange(provider, batchToken, mid + 1, toBlock))];
+      return [...(await readLedgerRange(provider, batchToken, fromBlock, mid, onUndecodable)), ...(await readLedgerRange(provider, batchToken, mid + 1, toBlock, onUndecodable))];
     }
     throw err;
   }
@@ -201,9 +276,18 @@ export async function readLedgerRange(provider: RpcSender, batchToken: string, f
   for (const l of logs) {
     if (l.removed) continue;
     const n = Number(l.blockNumber);
-    const decoded = decodeRawLedgerLog(l.topics, l.data);
+    let decoded;
+    try {
+      decoded = decodeRawLedgerLog(l.topics, l.data);
+    } catch (err) {
+      const bad: UndecodableLog = { blockNumber: n, logIndex: Number(l.logIndex), txHash: l.transactionHash, topic: l.topics[0] ?? "", reason: (err as Error).message };
+      if (!onUndecodable) throw new Error(`log ${bad.txHash}#${bad.logIndex} does not decode: ${bad.reason}`);
+      onUndecodable(bad);
+      continue;
+    }
     if (decoded) {
-      events.push({ name: decoded.name, batchId: String(decoded.args.batchId), args: decoded.args, blockNumber: n, blockTime: times.get(n)!, txHash: l.transactionHash, logIndex: Number(l.logIndex) });
+      const batchId = decoded.args.batchId === undefined ? "0" : String(decoded.args.batchId);
+      events.push({ name: decoded.name, batchId, args: decoded.args, blockNumber: n, blockTime: times.get(n)!, txHash: l.transactionHash, logIndex: Number(l.logIndex) });
     }
   }
   return events;

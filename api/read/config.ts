@@ -41,13 +41,29 @@ export const readEnvSchema = z.object({
     .describe(
       "comma-separated keys for the member/auditor endpoints (custody, holdings, exports, audit; header x-api-key). Empty = those endpoints are open (local demo only; a warning is logged)",
     ),
-  READ_TREE_CACHE: z.coerce
+  READ_SQLITE_CACHE_MB: z.coerce
     .number()
     .int()
-    .min(1)
-    .max(10_000)
+    .min(2)
+    .max(16_384)
     .default(64)
-    .describe("serial Merkle trees kept in memory (least recently used first out); a tree of 1M serials takes about 100 MB"),
+    .describe("SQLite page cache of the index per connection, MB: with the verdict cache, what bounds the read side's memory (proofs are read from stored nodes, no tree is held in memory)"),
+  SERIAL_UPLOAD_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024 * 1024)
+    .default(32 * 1024 * 1024)
+    .describe("largest serial or packing list upload accepted, bytes (413 beyond; 32 MiB holds 1,000,000 serials of 20 characters as JSON)"),
+  SERIAL_UPLOAD_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(6).describe("serial and packing list uploads per client IP and minute"),
+  SERIAL_UPLOAD_QUEUE: z.coerce.number().int().min(1).max(100).default(2).describe("uploads processed or waiting at once (one runs at a time, off the event loop); more get 503 UPLOAD_BUSY"),
+  SERIAL_UPLOAD_WORKER_MB: z.coerce
+    .number()
+    .int()
+    .min(64)
+    .max(16_384)
+    .default(1024)
+    .describe("heap cap of the worker thread that parses, checks and builds an uploaded list (1,000,000 serials need ~400 MB)"),
   VERIFY_CACHE_SIZE: z.coerce
     .number()
     .int()

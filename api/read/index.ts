@@ -3,8 +3,9 @@ import { REPO_ROOT } from "../chain/addresses";
 import fp from "fastify-plugin";
 import fastifyStatic from "@fastify/static";
 import { Counter, Gauge } from "prom-client";
+import { Uploader } from "./uploads";
 import type { AppConfig } from "../config";
-import { JsonRpcClient } from "./chain-reader";
+import { JsonRpcClient, redactUrls } from "./chain-reader";
 import { Indexer } from "./indexer";
 import readRoutes from "./routes";
 import { IndexStore } from "./store";
@@ -13,7 +14,7 @@ import { Verifier } from "./verification";
 declare module "fastify" {
   interface FastifyInstance {
     /** The read side: index, indexer (absent when INDEXER_ENABLED=false) and verifier. */
-    read: { store: IndexStore; indexer: Indexer | undefined; verifier: Verifier };
+    read: { store: IndexStore; indexer: Indexer | undefined; verifier: Verifier; uploader: Uploader };
   }
 }
 
@@ -26,10 +27,16 @@ export default fp(
   async (app, opts: { config: AppConfig }) => {
     const env = opts.config.env;
     const file = path.isAbsolute(env.INDEXER_DB_FILE) ? env.INDEXER_DB_FILE : path.join(opts.config.dataDir, env.INDEXER_DB_FILE);
-    const store = new IndexStore(file);
+    const store = new IndexStore(file, { cacheMb: env.READ_SQLITE_CACHE_MB });
     const { chain } = app;
     const events = new Counter({ name: "medtrace_indexer_events_total", help: "Ledger events stored by the indexer", registers: [app.metrics] });
     const indexedBlock = new Gauge({ name: "medtrace_indexer_block", help: "Last block fully indexed", registers: [app.metrics] });
+    const alerts = new Counter({
+      name: "medtrace_indexer_alerts_total",
+      help: "Ledger events the indexer could not decode, store or fit to the ledger (kept as alerts; indexing goes on)",
+      labelNames: ["kind"],
+      registers: [app.metrics],
+    });
 
     const rpc = new JsonRpcClient(env.CHAIN_RPC_URL, 30_000);
     const indexer = env.INDEXER_ENABLED
@@ -48,12 +55,22 @@ export default fp(
             events.inc(added);
             indexedBlock.set(to);
           },
+          onAlert: (alert) => alerts.inc({ kind: alert.kind }),
         })
       : undefined;
     const currentBlock = () => indexer?.status.indexedBlock ?? store.checkpoint()?.block ?? -1;
-    const verifier = new Verifier(store, chain.batchToken, chain.chainId, chain.addresses.batchToken, currentBlock, env.READ_TREE_CACHE, env.VERIFY_CACHE_SIZE);
+    const verifier = new Verifier(store, currentBlock, env.VERIFY_CACHE_SIZE);
     indexer?.on("reset", () => verifier.clear());
-    app.decorate("read", { store, indexer, verifier });
+    const uploader = new Uploader({
+      store,
+      batchToken: chain.batchToken,
+      chainId: chain.chainId,
+      batchTokenAddress: chain.addresses.batchToken,
+      queueLimit: env.SERIAL_UPLOAD_QUEUE,
+      workerHeapMb: env.SERIAL_UPLOAD_WORKER_MB,
+      onStored: () => verifier.clear(),
+    });
+    app.decorate("read", { store, indexer, verifier, uploader });
 
     const apiKeys = env.READ_API_KEYS.split(",").map((k) => k.trim()).filter(Boolean);
     if (apiKeys.length === 0) app.log.warn("READ_API_KEYS is empty: custody, holdings, exports and audit are open to anyone who reaches the service (fine for a local demo only)");
@@ -61,7 +78,8 @@ export default fp(
     app.readiness.set("indexer", async () => {
       if (!indexer) return { ok: store.checkpoint() !== undefined, detail: `indexer disabled; serving the index at block ${currentBlock()}` };
       const s = indexer.status;
-      if (s.lastError) return { ok: false, detail: `cannot read the chain: ${s.lastError} (index at block ${s.indexedBlock})` };
+      // lastError carries no URL (redacted where it is recorded): /ready is public.
+      if (s.lastError) return { ok: false, detail: `cannot read the chain: ${redactUrls(s.lastError)} (index at block ${s.indexedBlock})` };
       if (s.indexedBlock < 0) return { ok: false, detail: "first read of the chain in progress" };
       return { ok: true, detail: `indexed to block ${s.indexedBlock} of ${s.headBlock}` };
     });
@@ -70,8 +88,11 @@ export default fp(
       store,
       indexer,
       verifier,
+      uploader,
       apiKeys,
       publicRateLimitPerMinute: env.PUBLIC_RATE_LIMIT_PER_MINUTE,
+      uploadRateLimitPerMinute: env.SERIAL_UPLOAD_RATE_LIMIT_PER_MINUTE,
+      uploadMaxBytes: env.SERIAL_UPLOAD_MAX_BYTES,
       portalBaseUrl: env.PORTAL_BASE_URL,
       currentBlock,
     });
@@ -81,6 +102,7 @@ export default fp(
     app.addHook("onReady", async () => indexer?.start());
     app.addHook("onClose", async () => {
       await indexer?.stop();
+      await uploader.close();
       store.close();
     });
   },

@@ -1,8 +1,9 @@
 import { EventEmitter } from "node:events";
+import { getAddress } from "ethers";
 import type { Consortium } from "../../typechain-types";
 import type { LedgerEvent } from "../domain/ledger-events";
-import { getBlockHeader, readLedgerRange, type RpcSender } from "./chain-reader";
-import type { IndexStore } from "./store";
+import { getBlockHeader, readLedgerRange, redactUrls, type RpcSender, type UndecodableLog } from "./chain-reader";
+import type { AlertRow, IndexStore } from "./store";
 
 export interface IndexerOptions {
   provider: RpcSender;
@@ -17,6 +18,8 @@ export interface IndexerOptions {
   log?: { info(o: object, msg: string): void; warn(o: object, msg: string): void };
   /** Called once per stored range (metrics). */
   onRange?: (added: number, toBlock: number) => void;
+  /** Called for each alert raised (an event that could not be decoded, stored or applied). */
+  onAlert?: (alert: AlertRow) => void;
 }
 
 export interface IndexerStatus {
@@ -50,6 +53,7 @@ export class Indexer extends EventEmitter {
   private backoffMs: number;
   private span: number;
   private readonly memberSeen = new Set<string>();
+  private memberTopics: Set<string> | undefined;
   readonly status: IndexerStatus;
 
   constructor(private readonly o: IndexerOptions) {
@@ -90,7 +94,8 @@ export class Indexer extends EventEmitter {
       this.backoffMs = this.o.pollMs;
       this.schedule(this.o.pollMs);
     } catch (err) {
-      const message = (err as Error).message.split("\n")[0];
+      // Never a URL (node URLs may carry API keys): this message reaches /ready and /v1/index/status.
+      const message = redactUrls((err as Error).message.split("\n")[0]);
       if (this.status.lastError !== message) this.o.log?.warn({ err: message }, "indexer: chain read failed; retrying");
       this.status.lastError = message;
       this.status.lastErrorAt = Date.now();
@@ -111,10 +116,23 @@ export class Indexer extends EventEmitter {
     let total = 0;
     while (from <= target) {
       const to = Math.min(from + this.span - 1, target);
-      const [events, header] = await Promise.all([readLedgerRange(provider, this.o.batchToken, from, to), getBlockHeader(provider, to)]);
+      const undecodable: UndecodableLog[] = [];
+      const [events, header, changed] = await Promise.all([
+        readLedgerRange(provider, this.o.batchToken, from, to, (l) => undecodable.push(l)),
+        getBlockHeader(provider, to),
+        this.registerChanges(from, to),
+      ]);
       if (!header) throw new Error(`block ${to} is missing on the node (chain reset while indexing)`);
-      await this.learnMembers(events);
+      await this.learnMembers(events, changed);
+      for (const l of undecodable) {
+        store.raiseAlert({ kind: "undecodable", blockNumber: l.blockNumber, logIndex: l.logIndex, txHash: l.txHash, event: l.topic, batchId: "?", message: `a BatchToken log does not decode: ${l.reason}` });
+      }
       const added = store.applyRange(events, { block: to, hash: header.hash });
+      for (const alert of store.takeAlerts()) {
+        this.o.log?.warn({ alert }, "indexer: event raised an alert; indexing goes on");
+        this.o.onAlert?.(alert);
+        this.emit("alert", alert);
+      }
       total += added;
       this.status.indexedBlock = to;
       this.o.onRange?.(added, to);
@@ -178,21 +196,43 @@ export class Indexer extends EventEmitter {
     }
   }
 
-  /** Caches the register entry (role, GLN) of every party seen, for exports and names. */
-  private async learnMembers(events: readonly LedgerEvent[]): Promise<void> {
-    const fresh = new Set<string>();
+  /**
+   * Accounts whose register entry changed in [from, to] (admission, role, status, licence, key,
+   * prefixes): the Consortium's member events carry the account as their first indexed argument.
+   */
+  private async registerChanges(from: number, to: number): Promise<Set<string>> {
+    const consortium = this.o.consortium;
+    if (!this.memberTopics) {
+      const names = ["MemberAdmitted", "MemberRoleChanged", "MemberSuspended", "MemberReinstated", "MemberRevoked", "LicenceRenewed", "MemberKeyRotated"];
+      this.memberTopics = new Set(names.map((n) => consortium.interface.getEvent(n as never).topicHash));
+    }
+    const logs = (await this.o.provider.send("eth_getLogs", [
+      { address: await consortium.getAddress(), fromBlock: "0x" + from.toString(16), toBlock: "0x" + to.toString(16), topics: [[...this.memberTopics]] },
+    ])) as Array<{ topics: string[] }>;
+    const out = new Set<string>();
+    for (const l of logs) if (l.topics[1]) out.add(getAddress("0x" + l.topics[1].slice(26)));
+    return out;
+  }
+
+  /**
+   * Caches the register entry (index, role, GLN, jurisdiction, current key, status) of every party
+   * seen, for exports, names and pack holders, and refreshes those the Consortium changed.
+   */
+  private async learnMembers(events: readonly LedgerEvent[], changed: ReadonlySet<string>): Promise<void> {
+    const fresh = new Set<string>(changed);
     for (const e of events) {
-      for (const k of ["producer", "sender", "receiver", "pharmacy", "holder", "regulator"]) {
+      for (const k of ["producer", "sender", "receiver", "pharmacy", "holder", "regulator", "by", "owner", "licensee", "from", "to"]) {
         const v = e.args[k];
-        if (typeof v === "string" && !this.memberSeen.has(v) && this.o.store.member(v) === undefined) fresh.add(v);
+        if (typeof v === "string" && /^0x[0-9a-fA-F]{40}$/.test(v) && !/^0x0{40}$/.test(v) && !this.memberSeen.has(v) && this.o.store.member(v) === undefined) fresh.add(v);
       }
     }
     await Promise.all(
       [...fresh].map(async (address) => {
-        const m = await this.o.consortium.member(address);
+        const [m, key] = await Promise.all([this.o.consortium.member(address), this.o.consortium.keyOf(address)]);
         const gln = m.gln === 0n ? null : m.gln.toString().padStart(13, "0");
         const jurisdiction = Buffer.from(m.jurisdiction.slice(2), "hex").toString("latin1").replace(/\0/g, "");
-        this.o.store.upsertMember({ address, role: Number(m.role), gln, jurisdiction });
+        this.o.store.forgetMember(address);
+        this.o.store.upsertMember({ address, index: Number(m.index), role: Number(m.role), gln, jurisdiction, key, status: Number(m.status) });
         this.memberSeen.add(address);
       }),
     );

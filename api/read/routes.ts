@@ -1,27 +1,34 @@
 import { timingSafeEqual } from "node:crypto";
 import { ROLE_NAMES } from "../domain/ledger-enums";
+import { ITEM_KIND, caseCount, palletCount, unitRange, type Item } from "../domain/packing";
+import { PACK_STATE_NAMES } from "../domain/pack-ledger";
+import { redactUrls } from "./chain-reader";
+import type { Uploader } from "./uploads";
 import { getAddress } from "ethers";
 import { z } from "zod";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { describeEvent } from "../domain/custody";
-import { toCsv, toEpcisDocument, type EpcisContext } from "../domain/epcis";
+import { EpcisMappingError, toCsv, toEpcisDocument, type EpcisContext } from "../domain/epcis";
 import { isoDate } from "../domain/gs1";
 import { Gs1ScanError, parseGs1, toDigitalLink } from "../domain/gs1-scan";
-import type { LedgerEvent } from "../domain/ledger-events";
+import { itemsOf, type LedgerEvent } from "../domain/ledger-events";
 import { ApiError, errorResponses } from "../errors";
 import { auditLedger } from "./audit";
 import type { Indexer } from "./indexer";
 import * as S from "./schemas";
-import type { BatchRow, IndexStore, PendingRow } from "./store";
+import { layoutOf, unitRangesOf, type BatchRow, type IndexStore, type PendingRow, type ProductRow } from "./store";
 import type { PackQuery, Verifier } from "./verification";
 
 export interface ReadRouteOptions {
   store: IndexStore;
   indexer: Indexer | undefined;
   verifier: Verifier;
+  uploader: Uploader;
   apiKeys: string[];
   publicRateLimitPerMinute: number;
+  uploadRateLimitPerMinute: number;
+  uploadMaxBytes: number;
   portalBaseUrl: string;
   /** Last block the index has fully read (-1 before the first range). */
   currentBlock: () => number;
@@ -29,6 +36,9 @@ export interface ReadRouteOptions {
 
 const iso = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString();
 const proofOf = (blockNumber: number, blockTime: number, txHash: string, logIndex: number) => ({ blockNumber, blockTime: iso(blockTime), txHash, logIndex });
+const KIND_NAMES = ["Units", "Case", "Pallet"] as const;
+const ZERO_ADDRESS = /^0x0{40}$/;
+type PackStateOut = z.infer<typeof S.packStateName>;
 
 /** Routes of the read side: public verification (rate-limited, no commercial data) and member/auditor queries. */
 const readRoutes: FastifyPluginAsyncZod<ReadRouteOptions> = async (app, o) => {
@@ -48,26 +58,57 @@ const readRoutes: FastifyPluginAsyncZod<ReadRouteOptions> = async (app, o) => {
   const member = { onRequest: requireKey };
   const errors401 = { ...errorResponses, 401: errorResponses[400] };
 
-  const glnOf = (a: string) => store.member(a)?.gln ?? null;
-  const pendingView = (p: PendingRow) => ({
-    shipmentId: p.shipmentId,
-    batchId: p.batchId,
-    sender: p.sender,
-    receiver: p.receiver,
-    quantity: p.quantity.toString(),
-    isReturn: p.isReturn,
-    referenceHash: p.referenceHash,
-    createdAt: proofOf(p.createdBlock, p.createdTime, p.txHash, p.logIndex),
-  });
-  const holdersView = (batchId: string) => store.holdersOf(batchId).map((h) => ({ holder: h.holder, quantity: h.quantity.toString(), gln: glnOf(h.holder) }));
+  const glnOf = (a: string | null | undefined) => (a ? (store.member(a)?.gln ?? null) : null);
+  const itemView = (b: BatchRow, i: Item) => {
+    const layout = layoutOf(b);
+    const [[firstUnit, endUnit]] = unitRangesOf(layout, [i]);
+    const ssccs: string[] = [];
+    if (i.kind !== ITEM_KIND.Units) {
+      for (let k = i.start; k < i.start + i.count && ssccs.length < 1000; k++) {
+        const s = store.ssccOf(b.batchId, i.kind, k);
+        if (s) ssccs.push(s);
+      }
+    }
+    return { kind: KIND_NAMES[i.kind] ?? "Units", start: i.start, count: i.count, firstUnit, endUnit, ssccs };
+  };
+  const pendingView = (p: PendingRow, b?: BatchRow) => {
+    const batch = b ?? store.batch(p.batchId);
+    return {
+      shipmentId: p.shipmentId,
+      batchId: p.batchId,
+      sender: p.sender,
+      senderGln: glnOf(p.sender),
+      receiver: p.receiver,
+      receiverGln: glnOf(p.receiver),
+      quantity: p.quantity.toString(),
+      kind: p.kind,
+      isReturn: p.isReturn,
+      referenceHash: p.referenceHash,
+      items: batch ? p.items.map((i) => itemView(batch, i)) : [],
+      createdAt: proofOf(p.createdBlock, p.createdTime, p.txHash, p.logIndex),
+    };
+  };
+  const holdersView = (b: BatchRow) => {
+    const sealed = store.sealedContainers(b);
+    return store.holdersOf(b.batchId).map((h) => ({
+      holder: h.holder,
+      quantity: h.quantity.toString(),
+      gln: glnOf(h.holder),
+      packs: b.serialCount > 0 ? h.quantity.toString() : "0",
+      sealedCases: sealed.get(h.holder)?.cases ?? 0,
+      sealedPallets: sealed.get(h.holder)?.pallets ?? 0,
+    }));
+  };
   const today = () => Math.floor(Date.now() / 86_400_000);
   const batchOr404 = (batchId: string): BatchRow => {
     const b = store.batch(batchId);
     if (!b) throw new ApiError(404, "BATCH_NOT_FOUND", `no batch ${batchId} in the index (indexed up to block ${o.currentBlock()})`, "check the id; a batch minted seconds ago appears once the indexer reads its block");
     return b;
   };
+  const productStatusOf = (gtin: string): "Active" | "Withdrawn" | "Unregistered" => store.product(gtin)?.status ?? "Unregistered";
   const batchView = (b: BatchRow) => {
     const serialised = !/^0x0{64}$/.test(b.serialsRoot);
+    const layout = layoutOf(b);
     return {
       batchId: b.batchId,
       gtin: b.gtin,
@@ -83,13 +124,31 @@ const readRoutes: FastifyPluginAsyncZod<ReadRouteOptions> = async (app, o) => {
       documentHash: b.documentHash,
       status: b.status,
       statusSince: b.status === "Active" ? null : iso(b.statusSince),
+      quarantines: store.quarantinesOf(b.batchId).map((q) => ({ jurisdiction: q.jurisdiction, regulator: q.regulator, since: proofOf(q.blockNumber, q.since, q.txHash, q.logIndex) })),
+      markets: b.markets,
+      productStatus: productStatusOf(b.gtin),
+      layout: {
+        unitsPerCase: b.unitsPerCase,
+        casesPerPallet: b.casesPerPallet,
+        cases: caseCount(layout),
+        pallets: palletCount(layout),
+        packingRoot: b.packingRoot,
+        packingListUploaded: store.packingList(b.batchId) !== undefined,
+      },
       digitalLink: toDigitalLink({ gtin: b.gtin, lot: b.lot }),
       minted: proofOf(b.mintedBlock, b.mintedTime, b.txHash, b.logIndex),
-      holders: holdersView(b.batchId),
-      pending: store.pendingOfBatch(b.batchId).map(pendingView),
-      dispensed: store.eventsOfBatch(b.batchId).filter((e) => e.name === "UnitDispensed").length,
+      holders: holdersView(b),
+      pending: store.pendingOfBatch(b.batchId).map((p) => pendingView(p, b)),
+      dispensed: b.dispensed,
     };
   };
+  /** The pending shipment of the batch whose items cover unit `unit` (or container `kind`/`index`). */
+  const shipmentCarrying = (b: BatchRow, kind: number, index: number): PendingRow | undefined => {
+    const layout = layoutOf(b);
+    const [first, end] = unitRange(layout, kind, index);
+    return store.pendingOfBatch(b.batchId).find((p) => unitRangesOf(layout, p.items).some(([lo, hi]) => lo < end && first < hi));
+  };
+  const stateOut = (s: string): PackStateOut => (S.packStateName.options as readonly string[]).includes(s) ? (s as PackStateOut) : "None";
 
   // ── Batches (members and auditors) ──
 
@@ -99,7 +158,7 @@ const readRoutes: FastifyPluginAsyncZod<ReadRouteOptions> = async (app, o) => {
       ...member,
       schema: {
         tags: ["batches"],
-        summary: "A batch by GTIN and lot: attributes, status, holders, pending shipments",
+        summary: "A batch by GTIN and lot: attributes, status, quarantines, layout, holders with pack counts, pending shipments with items",
         querystring: z.object({ gtin: z.string().regex(/^\d{8,14}$/, "8 to 14 digits"), lot: z.string().min(1).max(20) }),
         response: { 200: S.batchSchema, ...errors401 },
       },
@@ -114,7 +173,7 @@ const readRoutes: FastifyPluginAsyncZod<ReadRouteOptions> = async (app, o) => {
 
   app.get(
     "/v1/batches/:batchId",
-    { ...member, schema: { tags: ["batches"], summary: "A batch by id: attributes, status, holders, pending shipments", params: S.batchIdParam, response: { 200: S.batchSchema, ...errors401 } } },
+    { ...member, schema: { tags: ["batches"], summary: "A batch by id: attributes, status, quarantines, layout, holders with pack counts, pending shipments with items", params: S.batchIdParam, response: { 200: S.batchSchema, ...errors401 } } },
     async (request) => batchView(batchOr404(request.params.batchId)),
   );
 
@@ -130,6 +189,7 @@ const readRoutes: FastifyPluginAsyncZod<ReadRouteOptions> = async (app, o) => {
     },
     async (request) => {
       const b = batchOr404(request.params.batchId);
+      const quarantines = new Set<string>();
       let status: "Active" | "Quarantined" | "Recalled" = "Active";
       // A batch's history names the same few members hundreds of times: one lookup each.
       const named = new Map<string, string>();
@@ -143,27 +203,345 @@ const readRoutes: FastifyPluginAsyncZod<ReadRouteOptions> = async (app, o) => {
         return name;
       };
       const custody = store.eventsOfBatch(b.batchId).map((e) => {
-        if (e.name === "BatchQuarantined") status = "Quarantined";
-        if (e.name === "BatchQuarantineLifted") status = "Active";
+        if (e.name === "BatchQuarantined") {
+          quarantines.add(String(e.args.jurisdiction));
+          if (status !== "Recalled") status = "Quarantined";
+        }
+        if (e.name === "BatchQuarantineLifted") {
+          quarantines.delete(String(e.args.jurisdiction));
+          if (status === "Quarantined" && quarantines.size === 0) status = "Active";
+        }
         if (e.name === "BatchRecalled") status = "Recalled";
-        const kind = e.name.startsWith("Batch") && e.name !== "BatchMinted" ? ("status" as const) : e.name === "UnitDispensed" ? ("unit" as const) : ("custody" as const);
+        if (e.name === "RecallUndone") status = quarantines.size > 0 ? "Quarantined" : "Active";
+        const kind = STATUS_EVENTS.has(e.name) ? ("status" as const) : UNIT_EVENTS.has(e.name) ? ("unit" as const) : ("custody" as const);
         return { ...proofOf(e.blockNumber, e.blockTime, e.txHash, e.logIndex), event: e.name, kind, description: describeEvent(e, names), statusAfter: status, args: e.args };
       });
       return { batchId: b.batchId, gtin: b.gtin, lot: b.lot, status: b.status, custody, statusHistory: custody.filter((c) => c.kind === "status") };
     },
   );
 
+  // ── Packs, cases, pallets ──
+
+  const packOr404 = (b: BatchRow, unitIndex: string) => {
+    const u = Number(unitIndex);
+    const pack = store.pack(b, u);
+    if (!pack) {
+      throw new ApiError(
+        404,
+        "PACK_NOT_FOUND",
+        b.serialCount === 0 ? `batch ${b.batchId} has no serialised packs` : `batch ${b.batchId} has packs 0 … ${b.serialCount - 1}, not ${unitIndex}`,
+        "give a unit index below the batch's serialCount (GET /v1/batches/:batchId)",
+      );
+    }
+    return pack;
+  };
+
+  app.get(
+    "/v1/batches/:batchId/packs/:unitIndex",
+    {
+      ...member,
+      schema: { tags: ["packs"], summary: "A pack: its state, holder, case and pallet (with SSCCs), and its serial when known", params: S.unitParams, response: { 200: S.packSchema, ...errors401 } },
+    },
+    async (request) => {
+      const b = batchOr404(request.params.batchId);
+      const pack = packOr404(b, request.params.unitIndex);
+      const shipment = pack.state === "InTransit" ? shipmentCarrying(b, ITEM_KIND.Units, pack.unit) : undefined;
+      return {
+        batchId: b.batchId,
+        unitIndex: pack.unit,
+        serial: store.serialOf(b.batchId, pack.unit) ?? null,
+        state: stateOut(pack.state),
+        holder: pack.holder || null,
+        holderGln: glnOf(pack.holder),
+        since: pack.day > 0 ? isoDate(pack.day) : null,
+        detached: pack.detached,
+        case: pack.case ?? null,
+        caseSscc: pack.case === undefined ? null : (store.ssccOf(b.batchId, ITEM_KIND.Case, pack.case) ?? null),
+        pallet: pack.pallet ?? null,
+        palletSscc: pack.pallet === undefined ? null : (store.ssccOf(b.batchId, ITEM_KIND.Pallet, pack.pallet) ?? null),
+        pendingShipment: shipment?.shipmentId ?? null,
+      };
+    },
+  );
+
+  app.get(
+    "/v1/batches/:batchId/packs/:unitIndex/history",
+    {
+      ...member,
+      schema: {
+        tags: ["packs"],
+        summary: "A pack's own history for auditors: every holder with times, its case and pallet, each state change, each with tx hash and log index",
+        params: S.unitParams,
+        response: { 200: S.packHistorySchema, ...errors401 },
+      },
+      serializerCompiler: () => (data) => JSON.stringify(data),
+    },
+    async (request) => packHistory(batchOr404(request.params.batchId), request.params.unitIndex),
+  );
+
+  app.get(
+    "/v1/batches/:batchId/serials/:serial/history",
+    {
+      ...member,
+      schema: {
+        tags: ["packs"],
+        summary: "A pack's history by its serial (needs the uploaded serial list)",
+        params: S.batchIdParam.extend({ serial: z.string().min(1).max(20) }),
+        response: { 200: S.packHistorySchema, ...errors401 },
+      },
+      serializerCompiler: () => (data) => JSON.stringify(data),
+    },
+    async (request) => {
+      const b = batchOr404(request.params.batchId);
+      const at = store.unitOfSerial(b.batchId, request.params.serial);
+      if (!at) throw new ApiError(404, "SERIAL_NOT_FOUND", `serial ${request.params.serial} is not in batch ${b.batchId}'s uploaded list`, "check the serial, or ask the producer to upload the batch's serial list");
+      return packHistory(b, String(at.unit));
+    },
+  );
+
+  const packHistory = (b: BatchRow, unitIndex: string) => {
+    const pack = packOr404(b, unitIndex);
+    const u = pack.unit;
+    const layout = layoutOf(b);
+    const created = new Map<string, LedgerEvent>();
+    let state: PackStateOut = "Held";
+    let holder: string | null = b.producer;
+    const holders: Array<{ holder: string; gln: string | null; from: string; to: string | null }> = [];
+    const names = (a: string) => {
+      const gln = glnOf(a);
+      return gln ? `${a} (GLN ${gln})` : a;
+    };
+    const viaOf = (items: readonly Item[]): "pallet" | "case" | "pack" => {
+      const hit = items.find((i) => unitRangesOf(layout, [i]).some(([lo, hi]) => lo <= u && u < hi));
+      return hit?.kind === ITEM_KIND.Pallet ? "pallet" : hit?.kind === ITEM_KIND.Case ? "case" : "pack";
+    };
+    const entries = store.packHistory(b, u).map(({ event: e }) => {
+      const a = e.args;
+      let via: "batch" | "pallet" | "case" | "pack" = "batch";
+      switch (e.name) {
+        case "BatchMinted":
+          state = "Held";
+          holder = String(a.producer);
+          break;
+        case "ShipmentCreated":
+          created.set(String(a.shipmentId), e);
+          via = viaOf(itemsOf(e));
+          state = "InTransit";
+          holder = String(a.sender);
+          break;
+        case "ShipmentAccepted":
+        case "ShipmentRejected":
+        case "ShipmentCancelled":
+        case "ShipmentRecovered": {
+          const c = created.get(String(a.shipmentId));
+          via = c ? viaOf(itemsOf(c)) : "pack";
+          state = "Held";
+          holder = e.name === "ShipmentAccepted" ? String(c?.args.receiver ?? a.receiver) : e.name === "ShipmentRecovered" ? String(a.to) : String(c?.args.sender ?? a.sender);
+          break;
+        }
+        case "ContainerUnpacked":
+          via = Number(a.kind) === ITEM_KIND.Pallet ? "pallet" : "case";
+          break;
+        case "UnitDispensed":
+          via = "pack";
+          state = "Dispensed";
+          holder = String(a.pharmacy);
+          break;
+        case "DispenseUndone":
+          via = "pack";
+          state = "Held";
+          holder = String(a.pharmacy);
+          break;
+        case "PacksDecommissioned":
+          via = viaOf(itemsOf(e));
+          state = stateOut(PACK_STATE_NAMES[Number(a.state)] ?? "None");
+          holder = String(a.holder);
+          break;
+        case "PacksLocked":
+          via = viaOf(itemsOf(e));
+          state = "Locked";
+          holder = String(a.holder);
+          break;
+        case "DecommissionReverted":
+        case "PacksUnlocked":
+          via = viaOf(itemsOf(e));
+          state = "Held";
+          holder = String(a.holder);
+          break;
+        case "CustodyRecovered":
+          via = viaOf(itemsOf(e));
+          if (ZERO_ADDRESS.test(String(a.to))) {
+            state = stateOut(PACK_STATE_NAMES[Number(a.state)] ?? "None");
+            holder = String(a.from);
+          } else {
+            state = "Held";
+            holder = String(a.to);
+          }
+          break;
+        default:
+          break;
+      }
+      if (state === "Held" && holder && holders.at(-1)?.holder !== holder) {
+        const last = holders.at(-1);
+        if (last && last.to === null) last.to = iso(e.blockTime);
+        holders.push({ holder, gln: glnOf(holder), from: iso(e.blockTime), to: null });
+      } else if (state !== "Held" && state !== "Locked") {
+        const last = holders.at(-1);
+        if (last && last.to === null) last.to = iso(e.blockTime);
+      }
+      return { ...proofOf(e.blockNumber, e.blockTime, e.txHash, e.logIndex), event: e.name, description: describeEvent(e, names), via, state, holder, holderGln: glnOf(holder) };
+    });
+    return {
+      batchId: b.batchId,
+      unitIndex: u,
+      serial: store.serialOf(b.batchId, u) ?? null,
+      case: pack.case ?? null,
+      pallet: pack.pallet ?? null,
+      state: stateOut(pack.state),
+      holders,
+      entries,
+    };
+  };
+
+  const containerView = (b: BatchRow, kind: number, index: number) => {
+    const c = store.container(b, kind, index);
+    if (!c) {
+      const n = kind === ITEM_KIND.Case ? caseCount(layoutOf(b)) : palletCount(layoutOf(b));
+      throw new ApiError(404, "CONTAINER_NOT_FOUND", `batch ${b.batchId} has ${n} ${kind === ITEM_KIND.Case ? "cases" : "pallets"}; there is no ${KIND_NAMES[kind].toLowerCase()} ${index}`, "give an index below the batch's count (GET /v1/batches/:batchId, layout)");
+    }
+    const [firstUnit, endUnit] = unitRange(layoutOf(b), kind, index);
+    const shipment = c.state === "InTransit" ? shipmentCarrying(b, kind, index) : undefined;
+    return {
+      batchId: b.batchId,
+      kind: KIND_NAMES[kind] as "Case" | "Pallet",
+      index,
+      sscc: store.ssccOf(b.batchId, kind, index) ?? null,
+      state: stateOut(c.state),
+      holder: c.holder || null,
+      holderGln: glnOf(c.holder),
+      sealed: c.state !== "Unpacked",
+      firstUnit,
+      endUnit,
+      pallet: kind === ITEM_KIND.Case && b.casesPerPallet > 0 ? Math.floor(index / b.casesPerPallet) : null,
+      pendingShipment: shipment?.shipmentId ?? null,
+    };
+  };
+
+  for (const [segment, kind] of [["cases", ITEM_KIND.Case], ["pallets", ITEM_KIND.Pallet]] as const) {
+    app.get(
+      `/v1/batches/:batchId/${segment}/:index`,
+      { ...member, schema: { tags: ["packs"], summary: `A ${segment.slice(0, -1)} by index: state, holder, SSCC, the packs it holds`, params: S.containerParams, response: { 200: S.containerSchema, ...errors401 } } },
+      async (request) => containerView(batchOr404(request.params.batchId), kind, Number(request.params.index)),
+    );
+  }
+
+  const containerBySscc = (sscc: string) => {
+    const c = store.containerOfSscc(sscc);
+    if (!c) throw new ApiError(404, "SSCC_NOT_FOUND", `no case or pallet with SSCC ${sscc} in the uploaded packing lists`, "check the label, or ask the producer to upload the batch's packing list");
+    return { ...c, batch: batchOr404(c.batchId) };
+  };
+
+  app.get(
+    "/v1/containers/:sscc",
+    { ...member, schema: { tags: ["packs"], summary: "A case or pallet by its SSCC", params: S.ssccParam, response: { 200: S.containerSchema, ...errors401 } } },
+    async (request) => {
+      const c = containerBySscc(request.params.sscc);
+      return containerView(c.batch, c.kind, c.index);
+    },
+  );
+
+  app.get(
+    "/v1/shipments",
+    {
+      ...member,
+      schema: {
+        tags: ["packs"],
+        summary: "Pending shipments carrying a case or pallet, by its SSCC (a receiver scans a pallet label to accept)",
+        querystring: S.ssccQuery,
+        response: { 200: S.shipmentsBySsccSchema, ...errors401 },
+      },
+    },
+    async (request) => {
+      const c = containerBySscc(request.query.sscc);
+      const layout = layoutOf(c.batch);
+      const [first, end] = unitRange(layout, c.kind, c.index);
+      const shipments = store.pendingOfBatch(c.batch.batchId).filter((p) => unitRangesOf(layout, p.items).some(([lo, hi]) => lo < end && first < hi));
+      return {
+        sscc: request.query.sscc,
+        batchId: c.batch.batchId,
+        kind: KIND_NAMES[c.kind] as "Case" | "Pallet",
+        index: c.index,
+        container: containerView(c.batch, c.kind, c.index),
+        shipments: shipments.map((p) => pendingView(p, c.batch)),
+      };
+    },
+  );
+
+  // ── Members and products ──
+
   app.get(
     "/v1/members/:address/holdings",
-    { ...member, schema: { tags: ["batches"], summary: "A member's holdings and pending shipments in and out", params: S.addressParam, response: { 200: S.holdingsSchema, ...errors401 } } },
+    {
+      ...member,
+      schema: { tags: ["batches"], summary: "A member's holdings (batches, pack counts, sealed containers) and pending shipments in and out with their items", params: S.addressParam, response: { 200: S.holdingsSchema, ...errors401 } },
+    },
     async (request) => {
       const a = getAddress(request.params.address);
       const m = store.member(a);
       const holdings = store.holdingsOf(a).map((h) => {
         const b = store.batch(h.batchId)!;
-        return { batchId: h.batchId, gtin: b.gtin, lot: b.lot, status: b.status, quantity: h.quantity.toString() };
+        const sealed = b.unitsPerCase > 0 ? store.sealedContainers(b).get(a) : undefined;
+        return {
+          batchId: h.batchId,
+          gtin: b.gtin,
+          lot: b.lot,
+          status: b.status,
+          quantity: h.quantity.toString(),
+          packs: b.serialCount > 0 ? h.quantity.toString() : "0",
+          sealedCases: sealed?.cases ?? 0,
+          sealedPallets: sealed?.pallets ?? 0,
+        };
       });
-      return { address: a, role: ROLE_NAMES[m?.role ?? 0] ?? "None", gln: m?.gln ?? null, holdings, pendingIn: store.pendingIn(a).map(pendingView), pendingOut: store.pendingOut(a).map(pendingView) };
+      return {
+        address: a,
+        role: ROLE_NAMES[m?.role ?? 0] ?? "None",
+        gln: m?.gln ?? null,
+        index: m?.index ?? 0,
+        jurisdiction: m?.jurisdiction ?? "",
+        key: m && !ZERO_ADDRESS.test(m.key) ? m.key : null,
+        holdings,
+        pendingIn: store.pendingIn(a).map((p) => pendingView(p)),
+        pendingOut: store.pendingOut(a).map((p) => pendingView(p)),
+      };
+    },
+  );
+
+  const productView = (p: ProductRow) => ({
+    gtin: p.gtin,
+    owner: p.owner,
+    ownerGln: glnOf(p.owner),
+    prefixKey: p.prefixKey,
+    status: p.status,
+    statusSince: iso(p.statusSince),
+    markets: p.markets,
+    masterDataHash: p.masterDataHash,
+    registered: proofOf(p.registeredBlock, p.statusSince, p.txHash, p.logIndex),
+  });
+
+  app.get(
+    "/v1/products",
+    { ...member, schema: { tags: ["products"], summary: "Registered products: owner, status (Active, Withdrawn), markets, master data hash", response: { 200: S.productsSchema, ...errors401 } } },
+    async () => ({ products: store.products().map(productView) }),
+  );
+
+  app.get(
+    "/v1/products/:gtin",
+    { ...member, schema: { tags: ["products"], summary: "A registered product by GTIN", params: S.gtinParam, response: { 200: S.productSchema, ...errors401 } } },
+    async (request) => {
+      const gtin = request.params.gtin.padStart(14, "0");
+      const p = store.product(gtin);
+      if (!p) throw new ApiError(404, "PRODUCT_NOT_FOUND", `no product ${gtin} in the register`, "its brand owner registers it (BatchToken.registerProduct)");
+      return productView(p);
     },
   );
 
@@ -188,48 +566,76 @@ const readRoutes: FastifyPluginAsyncZod<ReadRouteOptions> = async (app, o) => {
           lot: b.lot,
           status: b.status,
           statusSince: iso(b.statusSince),
-          holders: holdersView(b.batchId),
-          inTransit: store.pendingOfBatch(b.batchId).map(pendingView),
+          holders: holdersView(b),
+          inTransit: store.pendingOfBatch(b.batchId).map((p) => pendingView(p, b)),
         })),
       };
     },
   );
 
-  // ── Serial lists (producers; authenticated by their signature) ──
+  // ── Serial and packing lists (producers; authenticated by their signature; bounded, rate-limited) ──
 
-  app.post(
-    "/v1/batches/:batchId/serials",
-    {
-      bodyLimit: 64 * 1024 * 1024,
-      schema: {
-        tags: ["batches"],
-        summary: "Upload a batch's serial list (signed by its producer, checked against the on-chain root)",
-        description:
-          "Authentication is the producer's EIP-191 signature over the upload message (chain id, BatchToken address, batch id, serials root, count), so no shared secret exists and an upload cannot be replayed onto another batch or chain. The list must build the batch's on-chain serialsRoot.",
-        params: S.batchIdParam,
-        body: S.serialUploadBody,
-        response: { 201: S.serialUploadResult, 403: errorResponses[400], ...errorResponses },
-      },
-    },
-    async (request, reply) => {
-      const r = await verifier.upload(request.params.batchId, request.body.serials, request.body.signature);
-      return reply.code(201).send({ batchId: request.params.batchId, ...r });
-    },
-  );
+  await app.register(async (uploads) => {
+    // The body stays raw here: it is parsed, checked and hashed in a worker thread (uploads.ts).
+    uploads.removeContentTypeParser("application/json");
+    uploads.addContentTypeParser("application/json", { parseAs: "buffer", bodyLimit: o.uploadMaxBytes }, (_request, body, done) => done(null, body));
+    const tooLarge = () =>
+      new ApiError(413, "UPLOAD_TOO_LARGE", `an upload may have at most ${o.uploadMaxBytes} bytes (SERIAL_UPLOAD_MAX_BYTES)`, "the operator sets SERIAL_UPLOAD_MAX_BYTES; a batch's list that does not fit needs it raised");
+    for (const kind of ["serials", "packing"] as const) {
+      uploads.post(
+        `/v1/batches/:batchId/${kind}`,
+        {
+          bodyLimit: o.uploadMaxBytes,
+          config: { rateLimit: { max: o.uploadRateLimitPerMinute, timeWindow: "1 minute" } },
+          // Before the body is read: its size, and that the batch can take such a list at all.
+          onRequest: async (request) => {
+            const length = Number(request.headers["content-length"] ?? 0);
+            if (length > o.uploadMaxBytes) throw tooLarge();
+            const { batchId } = request.params as { batchId: string };
+            if (/^[1-9]\d{0,19}$/.test(batchId) && BigInt(batchId) < 1n << 256n) await o.uploader.batchOnChain(batchId, kind);
+          },
+          schema: {
+            tags: ["batches"],
+            summary: kind === "serials" ? "Upload a batch's serial list (signed by its producer, checked against the on-chain root)" : "Upload a batch's packing list: the SSCC of each case and pallet (signed by its producer, checked against the packing root)",
+            description:
+              (kind === "serials"
+                ? "Body: {serials: [...], signature}. The producer signs (EIP-191) the upload message built from the batch's on-chain serialsRoot and serialCount (serialUploadMessage), "
+                : "Body: {cases: [SSCC by case index], pallets: [SSCC by pallet index], signature}. The producer signs (EIP-191) the message built from the batch's on-chain packingRoot and its numbers of cases and pallets (packingUploadMessage), ") +
+              "so the service checks the signature before it builds anything; the list must then build the on-chain root. The body is limited to SERIAL_UPLOAD_MAX_BYTES and parsed off the event loop; uploads are rate-limited per IP.",
+            params: S.batchIdParam,
+            response: { 201: S.serialUploadResult, 403: errorResponses[400], ...errorResponses },
+          },
+        },
+        async (request, reply) => {
+          const body = request.body;
+          const { batchId } = request.params as { batchId: string };
+          if (!Buffer.isBuffer(body)) throw new ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send the list as application/json", "set content-type: application/json");
+          const r = await o.uploader.upload(kind, batchId, body);
+          return reply.code(201).send({ batchId, ...r });
+        },
+      );
+    }
+  });
 
   // ── Exports ──
 
-  const epcisContext: EpcisContext = {
+  const epcisContext: EpcisContext & { ssccOf(batchId: string, kind: number, index: number): string | undefined } = {
     batches: (batchId) => {
       const b = store.batch(batchId);
       return b && { gtin: b.gtin, lot: b.lot, expiryDay: b.expiryDay, producer: b.producer };
     },
     glnOf: (a) => store.member(a)?.gln ?? undefined,
-    serialOf: (batchId, unitIndex) => {
-      const tree = verifier.tree(batchId);
-      const i = Number(unitIndex);
-      return tree && i < tree.count ? tree.serialAt(i) : undefined;
-    },
+    serialOf: (batchId, unitIndex) => store.serialOf(batchId, Number(unitIndex)),
+    ssccOf: (batchId, kind, index) => store.ssccOf(batchId, Number(kind), Number(index)),
+  };
+  /** A ledger event the EPCIS mapping cannot express is a 422 naming it, never a 500. */
+  const mapped = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (err) {
+      if (err instanceof EpcisMappingError) throw new ApiError(422, "EPCIS_UNMAPPABLE", err.message, "export these events as JSON (the same URL without .csv / .epcis.json) until the EPCIS mapping covers them");
+      throw err;
+    }
   };
   const exportTriplet = <P extends z.ZodTypeAny, Q extends z.ZodTypeAny>(
     base: string,
@@ -247,7 +653,7 @@ const readRoutes: FastifyPluginAsyncZod<ReadRouteOptions> = async (app, o) => {
       `${base}.csv`,
       { ...member, schema: { ...schemaBase, summary: `${what} as CSV (RFC 4180)`, produces: ["text/csv"], response: { 200: z.string().describe("text/csv"), ...errors401 } } },
       async (request, reply: FastifyReply) => {
-        const csv = toCsv(select(request).events, epcisContext);
+        const csv = mapped(() => toCsv(select(request).events, epcisContext));
         return reply.type("text/csv; charset=utf-8").serializer((x: unknown) => x as string).send(csv);
       },
     );
@@ -255,7 +661,7 @@ const readRoutes: FastifyPluginAsyncZod<ReadRouteOptions> = async (app, o) => {
       `${base}.epcis.json`,
       { ...member, schema: { ...schemaBase, summary: `${what} as an EPCIS 2.0 JSON-LD document`, produces: ["application/ld+json"], response: { 200: S.epcisDocumentSchema, ...errors401 } } },
       async (request, reply) => {
-        const doc = toEpcisDocument(select(request).events, epcisContext);
+        const doc = mapped(() => toEpcisDocument(select(request).events, epcisContext));
         return reply.type("application/ld+json").send(doc as unknown as z.infer<typeof S.epcisDocumentSchema>);
       },
     );
@@ -273,7 +679,7 @@ const readRoutes: FastifyPluginAsyncZod<ReadRouteOptions> = async (app, o) => {
     return { events: events.slice(0, q.limit), truncated: events.length > q.limit };
   });
 
-  // ── Audit and status ──
+  // ── Audit, alerts and status ──
 
   app.get(
     "/v1/audit",
@@ -281,23 +687,49 @@ const readRoutes: FastifyPluginAsyncZod<ReadRouteOptions> = async (app, o) => {
       ...member,
       schema: {
         tags: ["batches"],
-        summary: "Integrity audit: every batch's balances rebuilt from the indexed events alone, compared with on-chain state and with the index tables",
+        summary:
+          "Integrity audit: custody and every pack rebuilt from the indexed events alone and compared with on-chain state; the index tables a verdict reads (status, quarantines, products, packs, serial and packing lists) compared with the chain and with the events",
         response: { 200: S.auditSchema, ...errors401 },
       },
     },
     async () => {
       const atBlock = o.currentBlock();
       if (atBlock < 0) throw new ApiError(503, "INDEX_NOT_READY", "the index has not read the chain yet", "retry in a few seconds");
-      return auditLedger({ events: store.allEvents(), batchToken: app.chain.batchToken, atBlock, index: { balances: store.allBalances(), pending: store.allPending() } });
+      return auditLedger({ events: store.allEvents(), batchToken: app.chain.batchToken, atBlock, index: { balances: store.allBalances(), pending: store.allPending(), store } });
     },
+  );
+
+  app.get(
+    "/v1/index/alerts" as const,
+    {
+      ...member,
+      schema: {
+        tags: ["operations"],
+        summary: "Events the indexer could not decode, store or fit to the ledger: each kept as an alert while indexing goes on (operators)",
+        querystring: S.alertsQuery,
+        response: { 200: S.alertsSchema, ...errors401 },
+      },
+    },
+    async (request) => ({
+      total: store.alertCount(),
+      alerts: store.alerts(request.query.after, request.query.limit).map((a) => ({ ...a, raisedAt: new Date(a.raisedAt).toISOString() })),
+    }),
   );
 
   app.get(
     "/v1/index/status",
     { schema: { tags: ["operations"], summary: "How far the indexer has read", response: { 200: S.indexStatusSchema } } },
     async () => {
-      const s = o.indexer?.status ?? { running: false, indexedBlock: o.currentBlock(), headBlock: -1, resets: 0 };
-      return { running: s.running, indexedBlock: s.indexedBlock, headBlock: s.headBlock, events: store.eventCount(), resets: s.resets, ...(s.lastError ? { lastError: s.lastError } : {}) };
+      const s = o.indexer?.status ?? { running: false, indexedBlock: o.currentBlock(), headBlock: -1, resets: 0, lastError: undefined };
+      return {
+        running: s.running,
+        indexedBlock: s.indexedBlock,
+        headBlock: s.headBlock,
+        events: store.eventCount(),
+        resets: s.resets,
+        alerts: store.alertCount(),
+        ...(s.lastError ? { lastError: redactUrls(s.lastError) } : {}),
+      };
     },
   );
 
@@ -354,34 +786,11 @@ const readRoutes: FastifyPluginAsyncZod<ReadRouteOptions> = async (app, o) => {
       return verifier.verify(complete(parsed));
     },
   );
-
-  app.get(
-    "/01/:gtin/10/:lot/21/:serial",
-    {
-      config: publicLimit,
-      schema: {
-        tags: ["verification"],
-        summary: "GS1 Digital Link resolver: JSON verdict for programs, 302 to the portal for browsers (Accept: text/html)",
-        params: z.object({ gtin: z.string(), lot: z.string(), serial: z.string() }),
-        querystring: z.object({ "17": z.string().optional().describe("expiry YYMMDD") }).catchall(z.string()),
-        response: { 200: S.verificationSchema, 302: z.null().describe("redirect to the portal"), ...errorResponses },
-      },
-    },
-    async (request, reply) => {
-      const { gtin, lot, serial } = request.params;
-      const expiry = request.query["17"];
-      const accept = request.headers.accept ?? "";
-      const wantsHtml = /text\/html/.test(accept) && !/^application\/(json|ld\+json)/.test(accept);
-      if (wantsHtml) {
-        const uri = `https://id.gs1.org${request.url.split("?")[0]}${expiry ? `?17=${encodeURIComponent(expiry)}` : ""}`;
-        const sep = o.portalBaseUrl.includes("?") ? "&" : "?";
-        return reply.redirect(`${o.portalBaseUrl}${sep}code=${encodeURIComponent(uri)}`, 302);
-      }
-      reply.header("vary", "Accept");
-      return verifier.verify(packFrom(gtin, lot, serial, expiry));
-    },
-  );
+  // The Digital Link resolver (/01/…) lives in api/exchange.
 };
+
+const STATUS_EVENTS = new Set(["BatchQuarantined", "BatchQuarantineLifted", "BatchRecalled", "RecallUndone", "SafetyNoticeIssued", "BatchMarkets", "BatchPacked"]);
+const UNIT_EVENTS = new Set(["UnitDispensed", "DispenseUndone"]);
 
 function scanError(err: Gs1ScanError): ApiError {
   const hints: Record<string, string> = {

@@ -14,6 +14,9 @@ import { consortiumInterface, decodeRevert, forwarderInterface } from "./policy"
  */
 
 export interface MemberFacts {
+  /** The member account the key signs for (zero address when none). */
+  account: string;
+  /** That member's active role (IConsortium.Role; 0 when none or not active). */
   role: number;
   governor: boolean;
 }
@@ -144,11 +147,18 @@ export class ChainView {
   }
 
   private async readMemberFacts(account: string, key: string): Promise<MemberFacts> {
-    const [roleHex, govHex] = await Promise.all([
-      this.call(this.addresses.consortium, consortiumInterface.encodeFunctionData("activeRole", [account])),
+    // `account` here is the signing key: the Consortium's `actor` maps it to the member account
+    // (a rotated-out key maps to nothing) and that member's active role.
+    const [actorHex, govHex] = await Promise.all([
+      this.call(this.addresses.consortium, consortiumInterface.encodeFunctionData("actor", [account])),
       this.call(this.addresses.consortium, consortiumInterface.encodeFunctionData("isGovernor", [account])),
     ]);
-    const facts: MemberFacts = { role: Number(BigInt(roleHex)), governor: BigInt(govHex) !== 0n };
+    const words = actorHex.slice(2).match(/.{64}/g) ?? [];
+    const facts: MemberFacts = {
+      account: "0x" + (words[0] ?? "").slice(24),
+      role: Number(BigInt("0x" + (words[1] ?? "0"))),
+      governor: BigInt(govHex) !== 0n,
+    };
     this.members.set(key, { facts, at: Date.now() });
     return facts;
   }

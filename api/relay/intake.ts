@@ -177,12 +177,19 @@ export class Intake {
       if (!facts.governor) this.refuse(403, "NOT_A_GOVERNOR", `${request.from} is not a governor; ${fn.name} is for governors`, "ask a governor to submit it");
     } else if (!fn.roles.includes(facts.role)) {
       if (facts.role === 0) {
+        // Why: no member behind the key (never admitted, or a rotated-out key), or a member not active.
+        const account = /^0x0{40}$/i.test(facts.account) ? request.from : facts.account;
         const member = await this.o.rpc
-          .send<string>("eth_call", [{ to: addresses.consortium, data: consortiumInterface.encodeFunctionData("member", [request.from]) }, "latest"])
+          .send<string>("eth_call", [{ to: addresses.consortium, data: consortiumInterface.encodeFunctionData("member", [account]) }, "latest"])
           .catch(() => undefined);
-        const status = member ? Number(BigInt("0x" + member.slice(2 + 64, 2 + 128))) : 0;
+        const word = (i: number) => (member ? BigInt("0x" + (member.slice(2 + 64 * i, 2 + 64 * (i + 1)) || "0")) : 0n);
+        const status = Number(word(1));
+        const keyRotated = word(6) !== 0n;
         if (status === 0) this.refuse(403, "NOT_A_MEMBER", `${request.from} is not a member of the consortium`, "only admitted members can submit; ask the governors for admission");
-        this.refuse(403, "MEMBER_NOT_ACTIVE", `${request.from} is not an active member (suspended, revoked or licence expired)`, "renew the licence or ask governance for reinstatement");
+        if (account === request.from && keyRotated) {
+          this.refuse(403, "KEY_ROTATED", `${request.from} no longer signs for its member: governance rotated the member's key`, "sign with the member's current key (Consortium.keyOf(account))");
+        }
+        this.refuse(403, "MEMBER_NOT_ACTIVE", `${account} is not an active member (suspended, revoked or licence expired)`, "renew the licence or ask governance for reinstatement");
       }
       this.refuse(
         403,

@@ -33,19 +33,35 @@ export interface AllowedFunction {
 const HOLDERS = [ROLE.Producer, ROLE.Distributor, ROLE.Pharmacy] as const;
 
 const TABLE: { contract: Contract; name: string; roles: readonly number[] | "governor" }[] = [
+  // Products: brand owners (the contract checks prefix ownership).
+  { contract: "batchToken", name: "registerProduct", roles: [ROLE.Producer] },
+  { contract: "batchToken", name: "updateProduct", roles: [ROLE.Producer] },
+  { contract: "batchToken", name: "setProductStatus", roles: [ROLE.Producer] },
+  { contract: "batchToken", name: "setPrefixLicence", roles: [ROLE.Producer] },
   { contract: "batchToken", name: "mintBatch", roles: [ROLE.Producer] },
+  // Custody.
   { contract: "batchToken", name: "ship", roles: HOLDERS },
   { contract: "batchToken", name: "acceptShipment", roles: HOLDERS },
   { contract: "batchToken", name: "rejectShipment", roles: HOLDERS },
   { contract: "batchToken", name: "cancelShipment", roles: HOLDERS },
+  { contract: "batchToken", name: "unpack", roles: HOLDERS },
+  { contract: "batchToken", name: "decommission", roles: HOLDERS },
+  { contract: "batchToken", name: "revertDecommission", roles: HOLDERS },
+  { contract: "batchToken", name: "lock", roles: HOLDERS },
+  { contract: "batchToken", name: "unlock", roles: [...HOLDERS, ROLE.Regulator] },
   { contract: "batchToken", name: "writeOff", roles: HOLDERS },
   { contract: "batchToken", name: "dispense", roles: [ROLE.Pharmacy] },
+  { contract: "batchToken", name: "undoDispense", roles: [ROLE.Pharmacy] },
+  // Regulators; producers recall their own batches.
   { contract: "batchToken", name: "quarantine", roles: [ROLE.Regulator] },
   { contract: "batchToken", name: "liftQuarantine", roles: [ROLE.Regulator] },
-  { contract: "batchToken", name: "recall", roles: [ROLE.Regulator] },
+  { contract: "batchToken", name: "recall", roles: [ROLE.Regulator, ROLE.Producer] },
+  { contract: "batchToken", name: "safetyNotice", roles: [ROLE.Regulator] },
   // Governance process: governors need not be members (the demo's are not).
   { contract: "consortium", name: "propose", roles: "governor" },
   { contract: "consortium", name: "approve", roles: "governor" },
+  { contract: "consortium", name: "withdrawApproval", roles: "governor" },
+  { contract: "consortium", name: "cancel", roles: "governor" },
   { contract: "consortium", name: "execute", roles: "governor" },
   { contract: "consortium", name: "emergencySuspend", roles: [ROLE.Regulator] },
 ];

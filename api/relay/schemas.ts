@@ -119,16 +119,56 @@ export const domainInfoSchema = z.object({
 // ── Custodial actions: plain JSON; the relay encodes and signs ──
 
 const uintString = uint(UINT256_MAX, "uint256");
+const UINT32_MAX = 2n ** 32n - 1n;
+const itemSchema = z.strictObject({
+  kind: z.enum(["units", "case", "pallet"]).describe("what the item names: consecutive packs (unit indexes), cases or pallets"),
+  start: z.number().int().min(0).max(Number(UINT32_MAX)).describe("first unit index, case index or pallet index"),
+  count: z.number().int().min(1).max(Number(UINT32_MAX)).default(1).describe("how many consecutive ones"),
+});
+export type ItemInput = z.infer<typeof itemSchema>;
+const ITEM_KINDS = ["units", "case", "pallet"] as const;
+const itemsSchema = z.array(itemSchema).max(256, { message: "at most 256 items per call; split larger moves" });
+const toItems = (items: unknown) => ((items as ItemInput[] | undefined) ?? []).map((i) => ({ kind: ITEM_KINDS.indexOf(i.kind), start: i.start, count: i.count }));
+const marketsSchema = z.array(z.string().regex(/^[A-Z]{2}$/, { message: "must be an ISO 3166-1 alpha-2 code such as DE" })).max(15);
+const toMarkets = (m: unknown) => ((m as string[] | undefined) ?? []).map((c) => "0x" + Buffer.from(c, "utf8").toString("hex"));
 const shipmentSchema = z.strictObject({
   batchId: uintString,
   sender: addressSchema,
   receiver: addressSchema,
   quantity: uintString,
-  isReturn: z.boolean(),
+  kind: z.enum(["Forward", "Return"]).describe("as recorded at shipping (ShipmentCreated)"),
+  items: itemsSchema.default([]),
 });
+const toShipment = (b: Record<string, unknown>) => {
+  const s = b.shipment as z.infer<typeof shipmentSchema>;
+  return { batchId: BigInt(s.batchId), sender: s.sender, receiver: s.receiver, quantity: BigInt(s.quantity), kind: s.kind === "Return" ? 1 : 0, items: toItems(s.items) };
+};
 const ZERO32 = "0x" + "0".repeat(64);
+/** IBatchToken.PackState values a holder may decommission to. */
+const DECOMMISSION_STATES = { Destroyed: 5, Stolen: 6, Sample: 7, FreeSample: 8, Exported: 9 } as const;
 
+/**
+ * Custodial actions: what a member without a wallet sends as plain JSON. The relay encodes the
+ * call, signs it with the member's key and submits it like any signed request. Items name packs
+ * (unit indexes), cases or pallets by index; SSCCs resolve to indexes through the read side
+ * (GET /v1/containers/{sscc}).
+ */
 export const custodialActions = {
+  "register-product": {
+    fn: "registerProduct",
+    schema: z.strictObject({ gtin: z.string().regex(/^[0-9]{14}$/, { message: "must be a 14-digit GTIN" }), markets: marketsSchema.min(1), masterDataHash: bytes32Schema }),
+    args: (b: Record<string, unknown>) => [BigInt(b.gtin as string), toMarkets(b.markets), b.masterDataHash],
+  },
+  "update-product": {
+    fn: "updateProduct",
+    schema: z.strictObject({ gtin: z.string().regex(/^[0-9]{14}$/, { message: "must be a 14-digit GTIN" }), markets: marketsSchema.min(1), masterDataHash: bytes32Schema }),
+    args: (b: Record<string, unknown>) => [BigInt(b.gtin as string), toMarkets(b.markets), b.masterDataHash],
+  },
+  "product-status": {
+    fn: "setProductStatus",
+    schema: z.strictObject({ gtin: z.string().regex(/^[0-9]{14}$/, { message: "must be a 14-digit GTIN" }), status: z.enum(["Active", "Withdrawn"]), reasonHash: bytes32Schema }),
+    args: (b: Record<string, unknown>) => [BigInt(b.gtin as string), b.status === "Withdrawn" ? 2 : 1, b.reasonHash],
+  },
   mint: {
     fn: "mintBatch",
     schema: z.strictObject({
@@ -139,6 +179,10 @@ export const custodialActions = {
       serialsRoot: bytes32Schema.optional(),
       serialCount: z.number().int().min(0).max(2 ** 32 - 1).optional(),
       documentHash: bytes32Schema,
+      unitsPerCase: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+      casesPerPallet: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+      packingRoot: bytes32Schema.optional(),
+      markets: marketsSchema.optional().describe("empty = the product's markets"),
     }),
     args: (b: Record<string, unknown>) => [
       {
@@ -149,28 +193,63 @@ export const custodialActions = {
         serialsRoot: b.serialsRoot ?? ZERO32,
         serialCount: b.serialCount ?? 0,
         documentHash: b.documentHash,
+        unitsPerCase: b.unitsPerCase ?? 0,
+        casesPerPallet: b.casesPerPallet ?? 0,
+        packingRoot: b.packingRoot ?? ZERO32,
+        markets: toMarkets(b.markets),
       },
     ],
   },
   ship: {
     fn: "ship",
-    schema: z.strictObject({ batchId: uintString, quantity: uintString, receiver: addressSchema, referenceHash: bytes32Schema.optional() }),
-    args: (b: Record<string, unknown>) => [BigInt(b.batchId as string), BigInt(b.quantity as string), b.receiver, b.referenceHash ?? ZERO32],
+    schema: z.strictObject({
+      batchId: uintString,
+      receiver: addressSchema,
+      quantity: uintString.describe("packs the items cover (a batch without serials: the quantity, and no items)"),
+      items: itemsSchema.default([]),
+      referenceHash: bytes32Schema.optional(),
+    }),
+    args: (b: Record<string, unknown>) => [BigInt(b.batchId as string), b.receiver, BigInt(b.quantity as string), toItems(b.items), b.referenceHash ?? ZERO32],
   },
   accept: {
     fn: "acceptShipment",
     schema: z.strictObject({ shipmentId: uintString, shipment: shipmentSchema }),
-    args: (b: Record<string, unknown>) => [BigInt(b.shipmentId as string), b.shipment],
+    args: (b: Record<string, unknown>) => [BigInt(b.shipmentId as string), toShipment(b)],
   },
   reject: {
     fn: "rejectShipment",
     schema: z.strictObject({ shipmentId: uintString, shipment: shipmentSchema, reason: z.enum(REJECT_REASONS) }),
-    args: (b: Record<string, unknown>) => [BigInt(b.shipmentId as string), b.shipment, REJECT_REASONS.indexOf(b.reason as (typeof REJECT_REASONS)[number])],
+    args: (b: Record<string, unknown>) => [BigInt(b.shipmentId as string), toShipment(b), REJECT_REASONS.indexOf(b.reason as (typeof REJECT_REASONS)[number])],
   },
   cancel: {
     fn: "cancelShipment",
     schema: z.strictObject({ shipmentId: uintString, shipment: shipmentSchema }),
-    args: (b: Record<string, unknown>) => [BigInt(b.shipmentId as string), b.shipment],
+    args: (b: Record<string, unknown>) => [BigInt(b.shipmentId as string), toShipment(b)],
+  },
+  unpack: {
+    fn: "unpack",
+    schema: z.strictObject({ batchId: uintString, containers: itemsSchema.min(1) }),
+    args: (b: Record<string, unknown>) => [BigInt(b.batchId as string), toItems(b.containers)],
+  },
+  decommission: {
+    fn: "decommission",
+    schema: z.strictObject({ batchId: uintString, items: itemsSchema.min(1), state: z.enum(["Destroyed", "Stolen", "Sample", "FreeSample", "Exported"]), evidenceHash: bytes32Schema }),
+    args: (b: Record<string, unknown>) => [BigInt(b.batchId as string), toItems(b.items), DECOMMISSION_STATES[b.state as keyof typeof DECOMMISSION_STATES], b.evidenceHash],
+  },
+  "revert-decommission": {
+    fn: "revertDecommission",
+    schema: z.strictObject({ batchId: uintString, items: itemsSchema.min(1), reasonHash: bytes32Schema }),
+    args: (b: Record<string, unknown>) => [BigInt(b.batchId as string), toItems(b.items), b.reasonHash],
+  },
+  lock: {
+    fn: "lock",
+    schema: z.strictObject({ batchId: uintString, items: itemsSchema.min(1), reasonHash: bytes32Schema }),
+    args: (b: Record<string, unknown>) => [BigInt(b.batchId as string), toItems(b.items), b.reasonHash],
+  },
+  unlock: {
+    fn: "unlock",
+    schema: z.strictObject({ batchId: uintString, holder: addressSchema, items: itemsSchema.min(1), reasonHash: bytes32Schema }),
+    args: (b: Record<string, unknown>) => [BigInt(b.batchId as string), b.holder, toItems(b.items), b.reasonHash],
   },
   "write-off": {
     fn: "writeOff",
@@ -181,6 +260,11 @@ export const custodialActions = {
     fn: "dispense",
     schema: z.strictObject({ batchId: uintString, unitIndex: uintString, serial: z.string().min(1).max(20), proof: z.array(bytes32Schema).max(64) }),
     args: (b: Record<string, unknown>) => [BigInt(b.batchId as string), BigInt(b.unitIndex as string), b.serial, b.proof],
+  },
+  "undo-dispense": {
+    fn: "undoDispense",
+    schema: z.strictObject({ batchId: uintString, unitIndex: uintString, reasonHash: bytes32Schema }),
+    args: (b: Record<string, unknown>) => [BigInt(b.batchId as string), BigInt(b.unitIndex as string), b.reasonHash],
   },
   quarantine: {
     fn: "quarantine",
@@ -196,6 +280,11 @@ export const custodialActions = {
     fn: "recall",
     schema: z.strictObject({ batchId: uintString, reasonHash: bytes32Schema }),
     args: (b: Record<string, unknown>) => [BigInt(b.batchId as string), b.reasonHash],
+  },
+  "safety-notice": {
+    fn: "safetyNotice",
+    schema: z.strictObject({ batchId: uintString, noticeHash: bytes32Schema }),
+    args: (b: Record<string, unknown>) => [BigInt(b.batchId as string), b.noticeHash],
   },
 } as const;
 export type CustodialAction = keyof typeof custodialActions;

@@ -34,7 +34,8 @@ const healthRoutes: FastifyPluginAsyncZod = async (app) => {
           try {
             checks[name] = await check();
           } catch (err) {
-            checks[name] = { ok: false, detail: (err as Error).message.split("\n")[0] };
+            // /ready is public: a failing check's error may name the node's URL (with its API key) or address.
+            checks[name] = { ok: false, detail: redact((err as Error).message.split("\n")[0]) };
           }
         }),
       );
@@ -43,5 +44,13 @@ const healthRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   );
 };
+
+/** Removes URLs and host:port pairs from a message. */
+function redact(message: string): string {
+  return message
+    .replace(/\b([a-z][a-z0-9+.-]*):\/\/[^\s"'()<>]+/gi, "$1://…")
+    .replace(/\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b/g, "…")
+    .replace(/\b(?:localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)+):\d{2,5}\b/gi, "…");
+}
 
 export default healthRoutes;

@@ -63,6 +63,15 @@ import {IConsortium} from "./IConsortium.sol";
  * a stock-holding role: a rejection or cancellation towards a party that can no longer hold stock
  * is refused, and governance recovers the shipment instead.
  *
+ * Who is named where: every custom event and error names member *accounts*, never the key that
+ * signed (a member may have rotated its key, see {IConsortium-rotateKey}); a key that belongs to
+ * no active member is named as `address(0)` ("no member") in `BatchTokenUnauthorizedMember`,
+ * `BatchTokenNotShipmentReceiver`, `BatchTokenNotShipmentSender` and `BatchTokenNotRecaller`. The
+ * ERC-1155 `TransferSingle` events keep the standard's meaning: `from` and `to` are accounts,
+ * `operator` is the address that made the call (the signing key, `_msgSender()`). Governance-only
+ * functions check `msg.sender` itself (the Consortium contract), so `BatchTokenOnlyGovernance`
+ * names `msg.sender`, which is the forwarder when a governor tries one through the relay.
+ *
  * Serial commitment: leaves follow the StandardMerkleTree of the OpenZeppelin merkle-tree library
  * with leaf types `["uint256", "string"]` and values `[unitIndex, serial]`. Packing commitment:
  * types `["uint8", "uint256", "uint256"]`, values `[level (1 case, 2 pallet), index, sscc]`.
@@ -348,7 +357,7 @@ interface IBatchToken {
 
     /// @dev Custody cannot move from a `from` to a `to` while the batch is in `status`.
     error BatchTokenFlowNotAllowed(IConsortium.Role from, IConsortium.Role to, BatchStatus status);
-    /// @dev The shipment was recorded as `recorded`, but the parties' roles now make it `current` (or no flow).
+    /// @dev The shipment was recorded as `recorded`, but the parties' roles now make it the other kind (a flow they no longer allow at all reverts with that flow's error).
     error BatchTokenShipmentKindChanged(uint256 shipmentId, ShipmentKind recorded);
     /// @dev Returns to a producer go only to the batch's own producer.
     error BatchTokenReturnToOtherProducer(address receiver, address producer);
@@ -368,7 +377,7 @@ interface IBatchToken {
     error BatchTokenInvalidStatus(uint256 batchId, BatchStatus status);
     /// @dev The batch has no serial commitment: its units move by quantity, not by item.
     error BatchTokenNotSerialised(uint256 batchId);
-    /// @dev A serialised batch moves by items, whose units add up to the quantity given.
+    /// @dev A serialised batch moves by items, whose units add up to the quantity given; a pack-state action (unpack, decommission, revert, lock, unlock) names at least one item.
     error BatchTokenItemsRequired(uint256 batchId);
     /// @dev The items name `itemUnits` units, not `quantity`.
     error BatchTokenQuantityMismatch(uint256 quantity, uint256 itemUnits);
@@ -647,7 +656,12 @@ interface IBatchToken {
 
     // ─── Governance (calls from the Consortium executing a proposal) ──────────────────────────
 
-    /// @notice Pause or resume every custody action (incident). Regulator actions stay open. Emits {CustodyPaused}.
+    /**
+     * @notice Pause or resume every custody action (incident): minting, shipping, receiving,
+     * dispensing and every pack-state change, a regulator's {unlock} included. Quarantine, its
+     * lift, recall and safety notices stay open, and so does governance recovery.
+     * Emits {CustodyPaused}.
+     */
     function setPaused(bool paused, bytes32 reasonHash) external;
 
     /// @notice Undo a recall made in error; the batch returns to Quarantined or Active by its quarantines. Emits {RecallUndone}.

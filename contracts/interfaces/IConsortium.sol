@@ -160,7 +160,7 @@ interface IConsortium {
     error ConsortiumUnknownMember(address account);
     /// @dev The action needs `account` in another status.
     error ConsortiumInvalidMemberStatus(address account, MemberStatus status);
-    /// @dev `key` already signs for a member or is a member's account.
+    /// @dev `key` signs for a member, is a member's account, or was rotated out (retired keys stay dead).
     error ConsortiumKeyInUse(address key);
     /// @dev `prefix` is not a GS1 Company Prefix: 6 to 12 digits.
     error ConsortiumInvalidPrefix(string prefix);
@@ -211,7 +211,9 @@ interface IConsortium {
      * Requirements:
      * - the caller is a governor;
      * - a call to this contract starts with the selector of a governance function; another
-     *   target has code.
+     *   target has code. The Consortium does not know another target's functions: a call that
+     *   target refuses is only found at {execute}, which reverts and leaves the proposal open to
+     *   be cancelled. `gov:propose` builds actions from the target's ABI and refuses unknown ones.
      *
      * Emits {ProposalCreated} and {ProposalApproved}.
      */
@@ -284,7 +286,9 @@ interface IConsortium {
 
     /**
      * @notice Change a member's role. Stock already held stays with the member; a member whose new
-     * role cannot hold stock can move none of it, and governance recovers it (BatchToken).
+     * role cannot hold stock can move none of it, and governance recovers it (BatchToken). A former
+     * producer keeps its company prefixes and products (it can mint no more): governance frees the
+     * prefixes with {removeCompanyPrefix} if another member is to own them.
      *
      * Requirements: called by governance; the member exists, is not revoked; `role` differs and is not None.
      *
@@ -323,8 +327,9 @@ interface IConsortium {
      * (its record, prefixes, stock and shipments) is unchanged.
      *
      * Requirements: called by governance; the member exists and is not revoked; `newKey` is not
-     * zero, not a current key and not a member's account (its own account included, unless it is
-     * the account's current key).
+     * zero, not a current key, not a key rotated out before (by any member) and not a member's
+     * account (the rotating member's own account included: its original key may be the one that
+     * leaked). The key rotated out is retired for good.
      *
      * Emits {MemberKeyRotated}.
      */
@@ -364,7 +369,8 @@ interface IConsortium {
 
     /**
      * @notice Replace a lost or retired governor key with another in one action (the count and the
-     * threshold stay). Requirements: as {removeGovernor} and {addGovernor}. Emits both events.
+     * threshold stay). Requirements: as {removeGovernor} and {addGovernor}; `newGovernor` is not
+     * `governor`. Emits both events.
      */
     function replaceGovernor(address governor, address newGovernor) external;
 

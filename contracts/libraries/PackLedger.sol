@@ -75,6 +75,7 @@ library PackLedger {
         bool withLocked
     ) internal returns (uint256 quantity) {
         Layout memory layout = book.layout;
+        if (items.length == 0) revert IBatchToken.BatchTokenItemsRequired(layout.batchId);
         uint256 r = _record(into, from.index, today);
         for (uint256 i = 0; i < items.length; ++i) {
             IBatchToken.Item calldata item = items[i];
@@ -132,6 +133,7 @@ library PackLedger {
     /// @dev Opens sealed cases or pallets `holder` holds; their content stays with it.
     function unpack(Book storage book, Party memory holder, IBatchToken.Item[] calldata items) internal {
         Layout memory layout = book.layout;
+        if (items.length == 0) revert IBatchToken.BatchTokenItemsRequired(layout.batchId);
         for (uint256 i = 0; i < items.length; ++i) {
             IBatchToken.Item calldata item = items[i];
             if (item.kind == IBatchToken.ItemKind.Units) revert IBatchToken.BatchTokenInvalidItem(item.kind, item.start, item.count, 0);
@@ -154,6 +156,7 @@ library PackLedger {
         returns (uint256 quantity)
     {
         Layout memory layout = book.layout;
+        if (items.length == 0) revert IBatchToken.BatchTokenItemsRequired(layout.batchId);
         for (uint256 i = 0; i < items.length; ++i) {
             quantity += _restoreItem(book, layout, holder, items[i], today, windowDays);
         }
@@ -162,6 +165,7 @@ library PackLedger {
     /// @dev Releases items `holder` locked: they are held by it again.
     function unlock(Book storage book, Party memory holder, IBatchToken.Item[] calldata items) internal {
         Layout memory layout = book.layout;
+        if (items.length == 0) revert IBatchToken.BatchTokenItemsRequired(layout.batchId);
         for (uint256 i = 0; i < items.length; ++i) {
             IBatchToken.Item calldata item = items[i];
             uint256 end = _checkedEnd(layout, item);
@@ -439,7 +443,12 @@ library PackLedger {
         if (member != from.index || (state != IBatchToken.PackState.Held && !(withLocked && state == IBatchToken.PackState.Locked))) {
             revert IBatchToken.BatchTokenNotHolder(from.account, kind, k, state, member);
         }
-        if (inSealedPallet) _open(book, layout, from, IBatchToken.ItemKind.Pallet, k / layout.casesPerPallet);
+        if (inSealedPallet) {
+            // Only a held pallet is opened: a case of a locked pallet is never taken alone (opening
+            // the pallet would release the lock of its other cases); the pallet is taken whole.
+            if (state != IBatchToken.PackState.Held) revert IBatchToken.BatchTokenNotHolder(from.account, kind, k, state, member);
+            _open(book, layout, from, IBatchToken.ItemKind.Pallet, k / layout.casesPerPallet);
+        }
         _write(_records(book, kind), k, newRecord);
         return _containerUnits(layout, kind, k);
     }

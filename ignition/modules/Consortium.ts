@@ -5,8 +5,8 @@ import ForwarderModule from "./Forwarder";
  * The member register and its M-of-N governance.
  *
  * Parameters (ignition/parameters/<network>.json, key "Consortium"):
- * - governors: addresses of the governors (at least `threshold`)
- * - threshold: approvals a proposal needs (≥ 2)
+ * - governors: addresses of the governors (at least `threshold` + 1, at most 32)
+ * - threshold: approvals a proposal needs (2 … governors − 1: one lost key never blocks governance)
  * - charterHash: keccak-256 (or sha-256) of the governance charter document
  * - proposalLifetime: seconds a proposal stays open (3,600 to 7,776,000)
  */

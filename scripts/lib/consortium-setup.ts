@@ -1,6 +1,7 @@
 import { ethers, type ContractTransactionResponse, type Signer } from "ethers";
-import type { Consortium } from "../../typechain-types";
+import type { BatchToken, Consortium } from "../../typechain-types";
 import { withCheckDigit } from "../../api/domain/gs1";
+import { productMasterDataHash } from "../../api/domain/master-data";
 
 /** Roles as numbered in IConsortium.Role. */
 import { ROLE, ROLE_NAMES } from "../../api/domain/ledger-enums";
@@ -13,17 +14,34 @@ export { ROLE, ROLE_NAMES };
 export const DEMO_GOVERNOR_INDICES = [1, 2, 3] as const;
 /** `custodial`: `npm start` enrols this member at the relay, which then signs for it (API key). */
 export const DEMO_MEMBERS = [
-  { key: "producer", name: "Rhein Pharma GmbH (producer)", account: 4, role: ROLE.Producer, gln: withCheckDigit("400123400001"), jurisdiction: "DE", custodial: false },
-  { key: "distributor", name: "Nord Großhandel AG (distributor)", account: 5, role: ROLE.Distributor, gln: withCheckDigit("400123400002"), jurisdiction: "DE", custodial: false },
-  { key: "distributor2", name: "Süd Logistik GmbH (distributor)", account: 6, role: ROLE.Distributor, gln: withCheckDigit("400123400003"), jurisdiction: "DE", custodial: false },
-  { key: "pharmacy", name: "Apotheke am Markt (pharmacy)", account: 7, role: ROLE.Pharmacy, gln: withCheckDigit("400123400004"), jurisdiction: "DE", custodial: true },
-  { key: "pharmacy2", name: "Pharmacie du Centre (pharmacy)", account: 8, role: ROLE.Pharmacy, gln: withCheckDigit("300123400005"), jurisdiction: "FR", custodial: false },
-  { key: "regulator", name: "Landesamt für Arzneimittel (regulator)", account: 9, role: ROLE.Regulator, gln: withCheckDigit("400123400006"), jurisdiction: "DE", custodial: false },
-  { key: "auditor", name: "Prüfgesellschaft (auditor)", account: 10, role: ROLE.Auditor, gln: withCheckDigit("400123400007"), jurisdiction: "DE", custodial: false },
+  { key: "producer", name: "Rhein Pharma GmbH (producer)", account: 4, role: ROLE.Producer, gln: withCheckDigit("400123400001"), jurisdiction: "DE", custodial: false, prefixes: ["9506000"] },
+  { key: "distributor", name: "Nord Großhandel AG (distributor)", account: 5, role: ROLE.Distributor, gln: withCheckDigit("400123400002"), jurisdiction: "DE", custodial: false, prefixes: [] },
+  { key: "distributor2", name: "Süd Logistik GmbH (distributor)", account: 6, role: ROLE.Distributor, gln: withCheckDigit("400123400003"), jurisdiction: "DE", custodial: false, prefixes: [] },
+  { key: "pharmacy", name: "Apotheke am Markt (pharmacy)", account: 7, role: ROLE.Pharmacy, gln: withCheckDigit("400123400004"), jurisdiction: "DE", custodial: true, prefixes: [] },
+  { key: "pharmacy2", name: "Pharmacie du Centre (pharmacy)", account: 8, role: ROLE.Pharmacy, gln: withCheckDigit("300123400005"), jurisdiction: "FR", custodial: false, prefixes: [] },
+  { key: "regulator", name: "Landesamt für Arzneimittel (regulator)", account: 9, role: ROLE.Regulator, gln: withCheckDigit("400123400006"), jurisdiction: "DE", custodial: false, prefixes: [] },
+  { key: "auditor", name: "Prüfgesellschaft (auditor)", account: 10, role: ROLE.Auditor, gln: withCheckDigit("400123400007"), jurisdiction: "DE", custodial: false, prefixes: [] },
 ] as const;
 export type DemoMemberKey = (typeof DEMO_MEMBERS)[number]["key"];
 
 const LICENCE_YEARS = 3;
+
+/** The demo's product: a GTIN under the producer's company prefix 9506000, marketed in DE and FR. */
+export const DEMO_PRODUCT = {
+  gtin: "09506000134352",
+  markets: ["DE", "FR"],
+  /** Master data as the brand owner publishes it; its keccak-256 hash is registered on chain. */
+  masterData: {
+    gtin: "09506000134352",
+    name: "Ibuprofen Rhein 400 mg",
+    strength: "400 mg",
+    dosageForm: "film-coated tablet",
+    packSize: "20 tablets",
+    manufacturer: "Rhein Pharma GmbH",
+    markets: ["DE", "FR"],
+    nationalCodes: { DE: "PZN 12345678" },
+  },
+};
 
 /**
  * Admits every demo member that is not a member yet, through real governance: all proposals are
@@ -48,9 +66,11 @@ export async function admitDemoMembers(
   const block = await consortium.runner!.provider!.getBlock("latest");
   const licenceExpiry = BigInt(block!.timestamp) + BigInt(LICENCE_YEARS * 365 * 86400);
   const proposer = consortium.connect(governors[0]);
+  const consortiumAddress = await consortium.getAddress();
   const proposals = await sendAll(
     pending.map((m) => () =>
       proposer.propose(
+        consortiumAddress,
         consortium.interface.encodeFunctionData("admitMember", [
           accounts[m.account].address,
           m.role,
@@ -58,6 +78,7 @@ export async function admitDemoMembers(
           ethers.hexlify(ethers.toUtf8Bytes(m.jurisdiction)),
           ethers.id(`licence ${m.name}`),
           licenceExpiry,
+          [...m.prefixes],
         ]),
       ),
     ),
@@ -89,4 +110,24 @@ async function sendAll(sends: (() => Promise<ContractTransactionResponse>)[]) {
     if (!r || r.status !== 1) throw new Error(`transaction ${r?.hash} failed`);
     return r;
   });
+}
+
+/** keccak-256 of the demo product's master data document (JSON, keys in the order above). */
+export function demoMasterDataHash(): string {
+  return productMasterDataHash(DEMO_PRODUCT.masterData);
+}
+
+/**
+ * Registers the demo product as its brand owner (the producer) unless it is registered already.
+ * Idempotent, like the admissions.
+ */
+export async function registerDemoProduct(batchToken: BatchToken, accounts: (Signer & { address: string })[], log: (line: string) => void = () => undefined): Promise<boolean> {
+  const gtin = BigInt(DEMO_PRODUCT.gtin);
+  if (Number((await batchToken.product(gtin)).status) !== 0) return false;
+  const producer = accounts[DEMO_MEMBERS.find((m) => m.key === "producer")!.account];
+  const markets = DEMO_PRODUCT.markets.map((c) => ethers.hexlify(ethers.toUtf8Bytes(c)));
+  const receipt = await (await batchToken.connect(producer).registerProduct(gtin, markets, demoMasterDataHash())).wait();
+  if (!receipt || receipt.status !== 1) throw new Error("registering the demo product failed");
+  log(`registered product ${DEMO_PRODUCT.gtin} (${DEMO_PRODUCT.masterData.name}) for ${DEMO_PRODUCT.markets.join(", ")}`);
+  return true;
 }

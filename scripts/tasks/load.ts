@@ -7,7 +7,9 @@ import { ensureCompiled } from "../lib/compile";
  * Task definitions themselves import nothing that needs compiled output, so `hardhat compile`
  * and `hardhat help` work on a fresh clone too.
  */
-export async function common(hre: HardhatRuntimeEnvironment): Promise<typeof import("./common")> {
+export async function common(
+  hre: HardhatRuntimeEnvironment,
+): Promise<typeof import("./common")> {
   await ensureCompiled(hre, (line) => console.error(line));
   return import("./common");
 }

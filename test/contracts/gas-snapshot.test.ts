@@ -25,6 +25,18 @@ const BARS = {
   dispenseRelayedFirstBit: 1.5,
 };
 const AIMS = { handoverRelayed: 2.2, dispenseRelayed: 1.08 };
+/**
+ * Bars knowingly missed, each with the figure it is held to instead and why (issue 11: "No bar is
+ * worth a weaker guarantee"). The test still fails above `heldTo`, so the miss cannot grow unseen.
+ */
+const OVER_BAR: Partial<Record<keyof typeof BARS, { heldTo: number; why: string }>> = {
+  handoverRelayed: {
+    heldTo: 2.851,
+    why:
+      "a withdrawn product is shipped forward no more: one cold read of the product on ship and again on accept " +
+      "(2 × 2,100 gas + checks, 0.06×); without it 2.79×. No product status is in a slot the handover already reads.",
+  },
+};
 const PROOF_DEPTH = 20;
 // Calldata is priced per zero and non-zero byte, so everything signed or sent is fixed: a
 // wall-clock deadline or expiry would change the signature bytes and the gas from run to run.
@@ -305,6 +317,7 @@ describe("gas snapshot", function () {
       proofDepth: PROOF_DEPTH,
       bars: BARS,
       aims: AIMS,
+      overBar: OVER_BAR,
       ...measured,
     };
     if (UPDATE) {
@@ -317,7 +330,9 @@ describe("gas snapshot", function () {
       expect(snapshot, "test/gas-snapshot.json is stale: run `npm run gas` and commit the file").to.deep.equal(committed);
     }
     for (const [key, bar] of Object.entries(BARS)) {
-      expect(measured.ratios[key as keyof typeof BARS], `${key} (relayed, × the relayed ERC-1155 baseline)`).to.be.at.most(bar);
+      const over = OVER_BAR[key as keyof typeof BARS];
+      const limit = over ? over.heldTo : bar;
+      expect(measured.ratios[key as keyof typeof BARS], `${key} (relayed, × the relayed ERC-1155 baseline)${over ? `; over its bar ${bar} because ${over.why}` : ""}`).to.be.at.most(limit);
     }
   });
 });

@@ -2,6 +2,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import * as enums from "../../api/domain/ledger-enums";
+import { PACK_STATE_NAMES } from "../../api/domain/pack-ledger";
+import { ITEM_KIND_NAMES } from "../../api/domain/packing";
 
 /** Member names of `enum Name { … }` in a Solidity source, in order. */
 function solidityEnum(file: string, name: string): string[] {
@@ -19,6 +21,11 @@ describe("ledger enum names", function () {
     ["IBatchToken.sol", "RejectReason", enums.REJECT_REASONS],
     ["IBatchToken.sol", "LossReason", enums.LOSS_REASONS],
     ["IBatchToken.sol", "UnitVerdict", enums.UNIT_VERDICTS],
+    ["IConsortium.sol", "ProposalState", enums.PROPOSAL_STATE_NAMES],
+    ["IBatchToken.sol", "ProductStatus", enums.PRODUCT_STATUS_NAMES],
+    ["IBatchToken.sol", "ShipmentKind", enums.SHIPMENT_KIND_NAMES],
+    ["IBatchToken.sol", "PackState", PACK_STATE_NAMES],
+    ["IBatchToken.sol", "ItemKind", ITEM_KIND_NAMES],
   ];
   for (const [file, name, names] of cases) {
     it(`match ${name} in ${file}, member for member`, function () {

@@ -28,7 +28,7 @@ describe("the public portal in a real browser (Chromium via playwright-core)", f
     f = await startReadFixture();
     app = await f.app();
     await indexed(app, f);
-    for (const [id, serials] of [[f.batches.A, SERIALS.A], [f.batches.B, SERIALS.B]] as const) {
+    for (const [id, serials] of [[f.batches.A, SERIALS.A], [f.batches.B, SERIALS.B], [f.batches.E, SERIALS.E]] as const) {
       const res = await uploadSerials(app, f, id, [...serials]);
       expect(res.statusCode, res.body).to.equal(201);
     }
@@ -86,6 +86,22 @@ describe("the public portal in a real browser (Chromium via playwright-core)", f
     expect(r.text).to.include("return it to your pharmacy");
   });
 
+  it("says in plain words that a stolen pack must not be dispensed", async function () {
+    const r = await check(code("PACKED-E", SERIALS.E[5]));
+    expect(r.verdict).to.equal("stolen");
+    expect(r.text).to.include("Reported stolen: do not dispense, return it to your supplier");
+    expect(await page.locator("#result").getAttribute("class")).to.equal("bad");
+  });
+
+  it("shows a pack in transit as genuine but not yet received, and a locked pack as on hold", async function () {
+    const transit = await check(code("PACKED-E", SERIALS.E[14]));
+    expect(transit.verdict).to.equal("in_transit");
+    expect(transit.text).to.include("recorded as in transit");
+    const locked = await check(code("PACKED-E", SERIALS.E[9]));
+    expect(locked.verdict).to.equal("locked");
+    expect(locked.text).to.include("On hold");
+  });
+
   it("flags a forged serial as possibly counterfeit", async function () {
     const r = await check(code("GENUINE-A", "FAKE-0001"));
     expect(r.verdict).to.equal("not_in_batch");
@@ -117,6 +133,21 @@ describe("the public portal in a real browser (Chromium via playwright-core)", f
     expect(events).to.deep.equal(app.read.store.eventsOfBatch(String(f.batches.A)).map((e) => e.name));
     expect(await items.first().innerText()).to.match(/minted 5 units, lot GENUINE-A/);
     expect(await page.locator("#timeline").innerText()).to.match(/tx 0x[0-9a-f]{64} · log \d+/);
+  });
+
+  it("renders a pack's history in the auditor view, by pack number and by serial", async function () {
+    for (const ref of ["5", SERIALS.E[5]]) {
+      await page.goto(`${base}/portal/#auditor`);
+      await page.locator("#pack-batch").fill(String(f.batches.E));
+      await page.locator("#pack-ref").fill(ref);
+      await page.getByRole("button", { name: "Show pack history" }).click();
+      const items = page.locator("#pack-history-list li");
+      await items.first().waitFor();
+      const states = await items.evaluateAll((lis) => lis.map((li) => li.getAttribute("data-state")));
+      expect(states.at(-1)).to.equal("Stolen");
+      expect(await page.locator("#pack-history").innerText()).to.match(/Pack 5 — serial E-0005 of batch \d+/);
+      expect(await page.locator("#pack-history").innerText()).to.match(/tx 0x[0-9a-f]{64} · log \d+/);
+    }
   });
 
   it("made no request to any other origin", function () {

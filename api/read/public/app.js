@@ -23,7 +23,9 @@
     return dl;
   }
 
-  var TONE = { genuine: "ok", serials_unavailable: "warn" };
+  // Green for a pack that may be used; amber where someone must look before it is (in transit, on
+  // hold, not checkable here); red for everything that says "do not use".
+  var TONE = { genuine: "ok", in_transit: "warn", locked: "warn", serials_unavailable: "warn" };
   var STATUS_WORDS = { Active: "active", Quarantined: "on hold by the regulator", Recalled: "recalled" };
 
   // ── Views ──
@@ -54,6 +56,8 @@
       ["Serial number", r.product.serial],
       ["Batch status", r.batch ? STATUS_WORDS[r.batch.status] + (r.batch.statusSince ? " since " + r.batch.statusSince : "") : null],
       ["Dispensed on", r.dispensedOn],
+      ["Recorded on", r.verdict !== "dispensed" ? r.stateSince : null],
+      ["Product", r.product.status === "Withdrawn" ? "withdrawn from the market by its manufacturer" : null],
     ]));
     // The service words the reason; the page only shows it.
     if (r.expiryNote) box.appendChild(el("p", { id: "expiry-note" }, [r.expiryNote]));
@@ -147,6 +151,42 @@
   }
 
   $("batch-form").addEventListener("submit", function (ev) { ev.preventDefault(); timeline(); });
+
+  // ── Auditor: a pack's own history ──
+  var STATE_WORDS = {
+    Held: "held", InTransit: "in transit", Dispensed: "dispensed", Destroyed: "destroyed", Stolen: "reported stolen",
+    Sample: "sample", FreeSample: "free sample", Exported: "exported", Locked: "on hold (locked)", Unpacked: "opened", None: "untouched",
+  };
+  async function packHistory() {
+    var out = $("pack-history");
+    out.replaceChildren(el("p", {}, ["Loading…"]));
+    try {
+      var id = $("pack-batch").value.trim() || $("batch-id").value.trim();
+      var ref = $("pack-ref").value.trim();
+      if (!id || !ref) throw new Error("enter a batch id and a pack number or serial");
+      var url = /^\d+$/.test(ref) ? "/v1/batches/" + encodeURIComponent(id) + "/packs/" + ref + "/history" : "/v1/batches/" + encodeURIComponent(id) + "/serials/" + encodeURIComponent(ref) + "/history";
+      var h = await getJson(url);
+      out.replaceChildren();
+      out.appendChild(el("h3", {}, ["Pack " + h.unitIndex + (h.serial ? " — serial " + h.serial : "") + " of batch " + h.batchId]));
+      out.appendChild(facts([
+        ["Now", STATE_WORDS[h.state] || h.state], ["Case", h.case], ["Pallet", h.pallet],
+        ["Holders", h.holders.map(function (x) { return x.holder + (x.gln ? " (GLN " + x.gln + ")" : "") + " from " + x.from.replace("T", " ").replace(/\.\d+Z$/, " UTC") + (x.to ? " to " + x.to.replace("T", " ").replace(/\.\d+Z$/, " UTC") : " until now"); }).join("; ") || "none"],
+      ]));
+      var ol = el("ol", { class: "timeline", id: "pack-history-list", "aria-label": "Events of this pack, oldest first" });
+      h.entries.forEach(function (e) {
+        ol.appendChild(el("li", { class: e.via === "batch" ? "status" : "custody", "data-event": e.event, "data-state": e.state }, [
+          el("div", { class: "when" }, [e.blockTime.replace("T", " ").replace(/\.\d+Z$/, " UTC") + " · block " + e.blockNumber + " · by " + e.via]),
+          el("div", {}, [e.description + " → " + (STATE_WORDS[e.state] || e.state)]),
+          el("div", { class: "proof" }, ["tx " + e.txHash + " · log " + e.logIndex]),
+        ]));
+      });
+      out.appendChild(ol);
+    } catch (err) {
+      out.replaceChildren(el("p", { class: "error", role: "alert" }, ["Could not load the pack's history: " + err.message]));
+    }
+  }
+
+  $("pack-form").addEventListener("submit", function (ev) { ev.preventDefault(); packHistory(); });
 
   // ── Start: the Digital Link resolver sends browsers here with ?code=… ──
   var params = new URLSearchParams(location.search);

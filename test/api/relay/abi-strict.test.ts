@@ -75,10 +75,10 @@ describe("strict ABI check (relay policy)", function () {
 
   it("says what is wrong", function () {
     const ship = ALLOWED_FUNCTIONS.find((f) => f.name === "ship")!;
-    const body = coder.encode(ship.fragment.inputs, [1n, 2n, "0x" + "11".repeat(20), "0x" + "22".repeat(32)]).slice(2);
+    const body = coder.encode(ship.fragment.inputs, [1n, "0x" + "11".repeat(20), 2n, [{ kind: 1, start: 3, count: 1 }], "0x" + "22".repeat(32)]).slice(2);
     expect(canonicalAbiError(ship.params, body + "00".repeat(32))).to.equal("32 bytes follow the encoding");
     expect(canonicalAbiError(ship.params, body.slice(0, 64 * 3))).to.equal("the data ends inside a value");
-    expect(canonicalAbiError(ship.params, body.slice(0, 128) + "ff" + body.slice(130))).to.equal("an address with non-zero high bytes");
+    expect(canonicalAbiError(ship.params, body.slice(0, 64) + "ff" + body.slice(66))).to.equal("an address with non-zero high bytes");
     expect(canonicalAbiError(ship.params, body.slice(1))).to.equal("its length is not a whole number of 32-byte words");
   });
 });

@@ -75,7 +75,7 @@ describe("relay custodial signing: API keys, encrypted keystores, same pipeline"
     expect(shipped.state).to.equal("mined");
     const receipt = await chain.provider.getTransactionReceipt(shipped.txHash!);
     const created = receipt!.logs.map((l) => batchTokenInterface.parseLog(l)).find((p) => p?.name === "ShipmentCreated")!;
-    const shipment = { batchId: String(batchId), sender: who.distributor.address, receiver: who.pharmacy.address, quantity: "3", isReturn: false };
+    const shipment = { batchId: String(batchId), sender: who.distributor.address, receiver: who.pharmacy.address, quantity: "3", kind: "Forward", items: [] };
     const accept = await act("accept", keys.pharmacy, { shipmentId: String(created.args.shipmentId), shipment });
     expect(accept.statusCode, accept.body).to.equal(202);
     expect((await finished(accept.json().id)).state).to.equal("mined");

@@ -212,7 +212,7 @@ describe("relay intake: signed requests through app.inject against a real anvil 
       const q = await nonceOf(who.producer.address);
       const body = signed(chain.addresses, who.producer, chain.addresses.batchToken, ship(), q);
       expect((await post(queueOnly, { request: body })).statusCode).to.equal(202);
-      const again = signed(chain.addresses, who.producer, chain.addresses.batchToken, calls.ship(batchId, 2n, who.distributor.address), q);
+      const again = signed(chain.addresses, who.producer, chain.addresses.batchToken, calls.ship(batchId, who.distributor.address, 2n), q);
       expectError(await post(queueOnly, { request: again }), 409, "NONCE_ALREADY_QUEUED");
       const next = (await queueOnly.inject({ method: "GET", url: `/v1/nonces/${who.producer.address}` })).json();
       expect(next).to.deep.include({ chainNonce: String(q), nextNonce: String(q + 1n) });
@@ -244,10 +244,10 @@ describe("relay intake: signed requests through app.inject against a real anvil 
       expectError(await post(app, { request: signed(chain.addresses, who.producer, chain.addresses.batchToken, ship(), nonce, { gas: 50_000_000n }) }), 422, "GAS_TOO_HIGH");
     });
     it("a call that would revert → 422 CALL_REVERTED with the custom error's name and arguments", async () => {
-      const res = await post(app, { request: signed(chain.addresses, who.producer, chain.addresses.batchToken, calls.ship(batchId, 1n, who.producer.address), nonce) });
+      const res = await post(app, { request: signed(chain.addresses, who.producer, chain.addresses.batchToken, calls.ship(batchId, who.producer.address, 1n), nonce) });
       expectError(res, 422, "CALL_REVERTED");
       expect(res.json().error.details).to.deep.equal({ error: "BatchTokenSelfShipment", args: { account: who.producer.address } });
-      const unknown = await post(app, { request: signed(chain.addresses, who.producer, chain.addresses.batchToken, calls.ship(999_999n, 1n, who.distributor.address), nonce) });
+      const unknown = await post(app, { request: signed(chain.addresses, who.producer, chain.addresses.batchToken, calls.ship(999_999n, who.distributor.address, 1n), nonce) });
       expectError(unknown, 422, "CALL_REVERTED");
       expect(unknown.json().error.details.error).to.equal("BatchTokenUnknownBatch");
     });
@@ -262,13 +262,13 @@ describe("relay intake: signed requests through app.inject against a real anvil 
     });
     it("idempotency: the same key and request answer 200 with the original id; another request under that key → 409", async () => {
       const q = (await queueOnly.inject({ method: "GET", url: `/v1/nonces/${who.distributor.address}` })).json().nextNonce as string;
-      const body = signed(chain.addresses, who.distributor, chain.addresses.batchToken, calls.ship(batchId, 1n, who.pharmacy.address), BigInt(q));
+      const body = signed(chain.addresses, who.distributor, chain.addresses.batchToken, calls.ship(batchId, who.pharmacy.address, 1n), BigInt(q));
       const first = await post(queueOnly, { request: body, idempotencyKey: "order-4711" });
       expect(first.statusCode).to.equal(202);
       const again = await post(queueOnly, { request: body }, { "idempotency-key": "order-4711" });
       expect(again.statusCode).to.equal(200);
       expect(again.json()).to.include({ id: first.json().id, duplicate: true });
-      const other = signed(chain.addresses, who.distributor, chain.addresses.batchToken, calls.ship(batchId, 2n, who.pharmacy.address), BigInt(q) + 1n);
+      const other = signed(chain.addresses, who.distributor, chain.addresses.batchToken, calls.ship(batchId, who.pharmacy.address, 2n), BigInt(q) + 1n);
       expectError(await post(queueOnly, { request: other, idempotencyKey: "order-4711" }), 409, "IDEMPOTENCY_CONFLICT");
     });
   });
@@ -279,7 +279,7 @@ describe("relay intake: signed requests through app.inject against a real anvil 
     expect(res.statusCode, res.body).to.equal(202);
     await until("the suspension to be mined", 20_000, async () => (await app.inject({ method: "GET", url: `/v1/requests/${res.json().id}` })).json().state === "mined");
     // Asked of the relay without a member cache, so the chain's answer is seen at once (no sleep).
-    const body = signed(chain.addresses, who.distributor2, chain.addresses.batchToken, calls.ship(batchId, 1n, who.pharmacy.address), await nonceOf(who.distributor2.address));
+    const body = signed(chain.addresses, who.distributor2, chain.addresses.batchToken, calls.ship(batchId, who.pharmacy.address, 1n), await nonceOf(who.distributor2.address));
     expectError(await post(queueOnly, { request: body }), 403, "MEMBER_NOT_ACTIVE");
   });
 
@@ -315,10 +315,10 @@ describe("relay intake: signed requests through app.inject against a real anvil 
     // Producer: ship all 5, then 5 again (simulates fine now, fails on chain after the first); distributor: a valid ship.
     const ids: string[] = [];
     for (const body of [
-      signed(chain.addresses, who.producer, chain.addresses.batchToken, calls.ship(small, 5n, who.distributor.address), p),
-      signed(chain.addresses, who.producer, chain.addresses.batchToken, calls.ship(small, 5n, who.distributor.address), p + 1n),
-      signed(chain.addresses, who.producer, chain.addresses.batchToken, calls.ship(batchId, 1n, who.distributor.address), p + 2n),
-      signed(chain.addresses, who.distributor, chain.addresses.batchToken, calls.ship(batchId, 1n, who.pharmacy.address), d),
+      signed(chain.addresses, who.producer, chain.addresses.batchToken, calls.ship(small, who.distributor.address, 5n), p),
+      signed(chain.addresses, who.producer, chain.addresses.batchToken, calls.ship(small, who.distributor.address, 5n), p + 1n),
+      signed(chain.addresses, who.producer, chain.addresses.batchToken, calls.ship(batchId, who.distributor.address, 1n), p + 2n),
+      signed(chain.addresses, who.distributor, chain.addresses.batchToken, calls.ship(batchId, who.pharmacy.address, 1n), d),
     ]) {
       const res = await post(first, { request: body });
       expect(res.statusCode, res.body).to.equal(202);
@@ -352,7 +352,7 @@ describe("relay intake: signed requests through app.inject against a real anvil 
     };
     const ships = async (relay: FastifyInstance, n: number) => {
       const next = BigInt((await relay.inject({ method: "GET", url: `/v1/nonces/${who.distributor.address}` })).json().nextNonce as string);
-      return Array.from({ length: n }, (_, i) => signed(chain.addresses, who.distributor, chain.addresses.batchToken, calls.ship(batchId, 1n, who.pharmacy.address), next + BigInt(i)));
+      return Array.from({ length: n }, (_, i) => signed(chain.addresses, who.distributor, chain.addresses.batchToken, calls.ship(batchId, who.pharmacy.address, 1n), next + BigInt(i)));
     };
 
     it("a member over its rate → 429 MEMBER_RATE_LIMITED saying when to retry; the refused request is not queued", async () => {

@@ -30,17 +30,17 @@ describe("relay simulations: many requests in one eth_call, judged like one eth_
 
   const requests = () => [
     // passes
-    { from: who.producer.address, to: chain.addresses.batchToken, data: calls.ship(batchId, 5n, who.distributor.address), gas: 300_000n, value: 0n },
+    { from: who.producer.address, to: chain.addresses.batchToken, data: calls.ship(batchId, who.distributor.address, 5n), gas: 300_000n, value: 0n },
     // BatchTokenSelfShipment(account)
-    { from: who.producer.address, to: chain.addresses.batchToken, data: calls.ship(batchId, 1n, who.producer.address), gas: 300_000n, value: 0n },
+    { from: who.producer.address, to: chain.addresses.batchToken, data: calls.ship(batchId, who.producer.address, 1n), gas: 300_000n, value: 0n },
     // ERC1155InsufficientBalance: more than the distributor holds
-    { from: who.distributor.address, to: chain.addresses.batchToken, data: calls.ship(batchId, 11n, who.pharmacy.address), gas: 300_000n, value: 0n },
+    { from: who.distributor.address, to: chain.addresses.batchToken, data: calls.ship(batchId, who.pharmacy.address, 11n), gas: 300_000n, value: 0n },
     // each judged alone: this one passes although the first would have used the same stock
-    { from: who.distributor.address, to: chain.addresses.batchToken, data: calls.ship(batchId, 10n, who.pharmacy.address), gas: 300_000n, value: 0n },
+    { from: who.distributor.address, to: chain.addresses.batchToken, data: calls.ship(batchId, who.pharmacy.address, 10n), gas: 300_000n, value: 0n },
     // BatchTokenUnknownBatch
-    { from: who.producer.address, to: chain.addresses.batchToken, data: calls.ship(999_999n, 1n, who.distributor.address), gas: 300_000n, value: 0n },
+    { from: who.producer.address, to: chain.addresses.batchToken, data: calls.ship(999_999n, who.distributor.address, 1n), gas: 300_000n, value: 0n },
     // out of gas
-    { from: who.producer.address, to: chain.addresses.batchToken, data: calls.ship(batchId, 1n, who.distributor.address), gas: 25_000n, value: 0n },
+    { from: who.producer.address, to: chain.addresses.batchToken, data: calls.ship(batchId, who.distributor.address, 1n), gas: 25_000n, value: 0n },
   ];
 
   it("gives, in one batched eth_call, the verdicts one eth_call per request gives", async function () {

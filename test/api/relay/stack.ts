@@ -87,11 +87,14 @@ export async function startStockedChain(): Promise<{ chain: Chain; batchId: bigi
   return { chain, batchId };
 }
 
-/** Mints a batch of `quantity` units to the producer (sent directly by the producer) and returns its id. */
+/** Mints a batch of `quantity` units without serials to the producer (sent directly by the producer) and returns its id. */
 export async function mintStock(chain: Chain, quantity: bigint, lot = `L${Date.now().toString(36)}${Math.floor(Math.random() * 1e6)}`.slice(0, 20)): Promise<bigint> {
   const { batchToken } = systemAt(chain.addresses, who.producer.connect(chain.provider));
   const expiryDay = dayNumberOf(new Date()) + 365;
-  const tx = await batchToken.mintBatch({ gtin: GTIN, lot, expiryDay, quantity, serialsRoot: ZERO32, serialCount: 0, documentHash: ZERO32 }, { gasPrice: 0 });
+  const tx = await batchToken.mintBatch(
+    { gtin: GTIN, lot, expiryDay, quantity, serialsRoot: ZERO32, serialCount: 0, documentHash: ZERO32, unitsPerCase: 0, casesPerPallet: 0, packingRoot: ZERO32, markets: [] },
+    { gasPrice: 0 },
+  );
   const receipt = await tx.wait();
   for (const log of receipt!.logs) {
     const parsed = batchToken.interface.parseLog(log);
@@ -103,14 +106,14 @@ export async function mintStock(chain: Chain, quantity: bigint, lot = `L${Date.n
 /** Moves `quantity` units from the producer to `receiver` directly (ship + accept), to give others stock. */
 export async function giveStock(chain: Chain, batchId: bigint, receiver: HDNodeWallet, quantity: bigint) {
   const producer = systemAt(chain.addresses, who.producer.connect(chain.provider)).batchToken;
-  const receipt = await (await producer.ship(batchId, quantity, receiver.address, ZERO32, { gasPrice: 0 })).wait();
+  const receipt = await (await producer.ship(batchId, receiver.address, quantity, [], ZERO32, { gasPrice: 0 })).wait();
   let shipmentId = 0n;
   for (const log of receipt!.logs) {
     const parsed = producer.interface.parseLog(log);
     if (parsed?.name === "ShipmentCreated") shipmentId = parsed.args.shipmentId as bigint;
   }
   const token = systemAt(chain.addresses, receiver.connect(chain.provider)).batchToken;
-  await (await token.acceptShipment(shipmentId, { batchId, sender: who.producer.address, receiver: receiver.address, quantity, isReturn: false }, { gasPrice: 0 })).wait();
+  await (await token.acceptShipment(shipmentId, { batchId, sender: who.producer.address, receiver: receiver.address, quantity, kind: 0, items: [] }, { gasPrice: 0 })).wait();
 }
 
 /** A signed request body (as POST /v1/requests takes it) from `wallet` to `to` with `data`. */
@@ -136,7 +139,7 @@ export function signed(
   return toJson(request, signDigest(forwardRequestDigest(domain, request), wallet.privateKey));
 }
 
-export const shipData = (batchId: bigint, receiver: string, quantity = 1n) => calls.ship(batchId, quantity, receiver);
+export const shipData = (batchId: bigint, receiver: string, quantity = 1n) => calls.ship(batchId, receiver, quantity);
 
 /** Every ExecutedForwardRequest (signer, nonce, success) of the forwarder, as "signer:nonce" → successes seen. */
 export async function executedRequests(chain: { provider: JsonRpcProvider; addresses: SystemAddresses }): Promise<Map<string, boolean[]>> {
