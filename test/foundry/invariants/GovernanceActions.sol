@@ -112,11 +112,36 @@ abstract contract GovernanceActions is CustodyActions {
         return proposalCount - back;
     }
 
+    /// @dev One of the last 32 proposals that is open with a threshold of approvals (so executable
+    /// until its expiry), searched from a seeded start; else {_someProposal}.
+    function _ripeProposal(uint256 seed) internal view returns (uint256) {
+        uint256 window = proposalCount < 32 ? proposalCount : 32;
+        for (uint256 k = 0; k < window; ++k) {
+            uint256 id = proposalCount - ((seed + k) % window);
+            if (_isOpen(id) && _approvals(id) >= threshold) return id;
+        }
+        return _someProposal(seed);
+    }
+
     // ─── What proposals carry ──────────────────────────────────────────────────────────────────
 
+    /// @dev Any of the 21 kinds of action below (one of them refused at propose).
     function _governanceAction(uint256 seed) internal returns (address target, bytes memory action) {
-        uint256 kind = seed % 21;
-        uint256 s = seed >> 8;
+        return _actionOf(seed % 21, seed >> 8);
+    }
+
+    /// @dev A change to the register: role, suspension, reinstatement, revocation or renewal, key rotation, admission.
+    function _memberAction(uint256 seed) internal returns (address target, bytes memory action) {
+        uint8[7] memory kinds = [11, 12, 13, 15, 16, 17, 19];
+        return _actionOf(kinds[seed % 7], seed >> 8);
+    }
+
+    /// @dev A change to the governor set: threshold, addition, removal, replacement.
+    function _governorSetAction(uint256 seed) internal returns (address target, bytes memory action) {
+        return _actionOf(7 + (seed % 4), seed >> 8);
+    }
+
+    function _actionOf(uint256 kind, uint256 s) internal returns (address target, bytes memory action) {
         address c = address(consortium);
         address t = address(token);
         address member = accounts[s % ACTORS];

@@ -17,6 +17,15 @@ import {vm} from "../utils/Vm.sol";
  * packs; 30 units without serials.
  */
 contract Handler is Checks {
+    /**
+     * @dev Every entry point slices its one seed into many choices (`seed % 7`, `seed >> 64`, ...).
+     * forge draws most inputs from its dictionary (small constants, storage values, addresses),
+     * whose high bits are zero: hashed first, each still gives the same call when replayed or shrunk.
+     */
+    function _mix(uint256 seed) internal pure returns (uint256) {
+        return uint256(keccak256(abi.encode(seed)));
+    }
+
     modifier step(bool governance) {
         governanceCall = governance;
         bool pausedBefore = token.paused();
@@ -97,7 +106,7 @@ contract Handler is Checks {
 
     /// @notice The selectors the fuzzer calls.
     function actions() external pure returns (bytes4[] memory s) {
-        s = new bytes4[](26);
+        s = new bytes4[](28);
         s[0] = this.mint.selector;
         s[1] = this.ship.selector;
         s[2] = this.deliver.selector;
@@ -124,85 +133,106 @@ contract Handler is Checks {
         s[23] = this.cancelProposal.selector;
         s[24] = this.execute.selector;
         s[25] = this.warp.selector;
+        s[26] = this.governMembers.selector;
+        s[27] = this.governGovernors.selector;
     }
 
     // ─── Custody ───────────────────────────────────────────────────────────────────────────────
 
     function mint(uint256 seed) external step(false) {
+        seed = _mix(seed);
         _mint(seed);
     }
 
     function ship(uint256 seed) external step(false) {
+        seed = _mix(seed);
         _ship(seed);
     }
 
     /// @notice Ship, then accept at once: most goods flow this way, and it reaches deeper states.
     function deliver(uint256 seed) external step(false) {
+        seed = _mix(seed);
         uint256 id = _ship(seed);
         if (id != 0) _acceptShipment(id, seed >> 128);
     }
 
     function acceptShipment(uint256 seed) external step(false) {
+        seed = _mix(seed);
         _accept(seed);
     }
 
     function rejectShipment(uint256 seed) external step(false) {
+        seed = _mix(seed);
         _reject(seed);
     }
 
     function cancelShipment(uint256 seed) external step(false) {
+        seed = _mix(seed);
         _cancel(seed);
     }
 
     function unpack(uint256 seed) external step(false) {
+        seed = _mix(seed);
         _unpack(seed);
     }
 
     function dispense(uint256 seed) external step(false) {
+        seed = _mix(seed);
         _dispense(seed);
     }
 
     function undoDispense(uint256 seed) external step(false) {
+        seed = _mix(seed);
         _undoDispense(seed);
     }
 
     function decommission(uint256 seed) external step(false) {
+        seed = _mix(seed);
         _decommission(seed);
     }
 
     function revertDecommission(uint256 seed) external step(false) {
+        seed = _mix(seed);
         _revertDecommission(seed);
     }
 
     function lock(uint256 seed) external step(false) {
+        seed = _mix(seed);
         _lock(seed);
     }
 
     function unlock(uint256 seed) external step(false) {
+        seed = _mix(seed);
         _unlock(seed);
     }
 
     function writeOff(uint256 seed) external step(false) {
+        seed = _mix(seed);
         _writeOff(seed);
     }
 
     function quarantine(uint256 seed) external step(false) {
+        seed = _mix(seed);
         _quarantine(seed, false);
     }
 
     function liftQuarantine(uint256 seed) external step(false) {
+        seed = _mix(seed);
         _quarantine(seed, true);
     }
 
     function recall(uint256 seed) external step(false) {
+        seed = _mix(seed);
         _recall(seed);
     }
 
     function setProductStatus(uint256 seed) external step(false) {
+        seed = _mix(seed);
         _setProductStatus(seed);
     }
 
     function emergencySuspend(uint256 seed) external step(false) {
+        seed = _mix(seed);
         uint256 caller = _regulatorish(seed);
         // Two calls in three aim at a regulator, which only governance may suspend: suspensions stay rare.
         address target = (seed >> 6) % 3 == 0 ? accounts[(seed >> 8) % ACTORS] : accounts[caller];
@@ -216,42 +246,64 @@ contract Handler is Checks {
     // ─── Governance ────────────────────────────────────────────────────────────────────────────
 
     function govern(uint256 seed) external step(true) {
+        seed = _mix(seed);
         (address target, bytes memory action) = _governanceAction(seed);
         _govern(target, action, seed >> 64);
     }
 
+    /// @notice A whole proposal that changes the register (roles, status, licences, keys, admissions).
+    function governMembers(uint256 seed) external step(true) {
+        seed = _mix(seed);
+        (address target, bytes memory action) = _memberAction(seed);
+        _govern(target, action, seed >> 64);
+    }
+
+    /// @notice A whole proposal that changes the governor set or the threshold.
+    function governGovernors(uint256 seed) external step(true) {
+        seed = _mix(seed);
+        (address target, bytes memory action) = _governorSetAction(seed);
+        _govern(target, action, seed >> 64);
+    }
+
     function propose(uint256 seed) external step(true) {
+        seed = _mix(seed);
         (address target, bytes memory action) = _governanceAction(seed);
         _propose(_governor(seed >> 64), target, action, seed >> 128);
     }
 
     function approve(uint256 seed) external step(true) {
+        seed = _mix(seed);
         _approve(_someProposal(seed), _governor(seed >> 64), seed >> 128);
     }
 
     function withdrawApproval(uint256 seed) external step(true) {
+        seed = _mix(seed);
         _withdraw(_someProposal(seed), _governor(seed >> 64), seed >> 128);
     }
 
     function cancelProposal(uint256 seed) external step(true) {
+        seed = _mix(seed);
         uint256 id = _someProposal(seed);
         address g = seed % 3 == 0 ? _governor(seed >> 64) : proposals[id].proposer;
         if (g == address(0)) return;
         _cancelOwn(id, g, seed >> 128);
     }
 
+    /// @notice Executes a proposal: one time in two one that has its approvals (it may be old, or at its expiry).
     function execute(uint256 seed) external step(true) {
-        _execute(_someProposal(seed), _governor(seed >> 64), seed >> 128);
+        seed = _mix(seed);
+        _execute(seed % 2 == 0 ? _ripeProposal(seed >> 1) : _someProposal(seed >> 1), _governor(seed >> 64), seed >> 128);
     }
 
     // ─── Time ──────────────────────────────────────────────────────────────────────────────────
 
     /**
      * @notice Moves time forward: a few minutes; to the second before or exactly at midnight; to the
-     * second before or exactly at a member's licence expiry, a batch's expiry (the end of its
-     * expiry day), or a proposal's expiry; or a whole day.
+     * second before or exactly at the next licence lapse (up to two weeks ahead), a batch's expiry
+     * (the end of its expiry day), or a proposal's expiry; or a whole day.
      */
     function warp(uint256 seed) external step(false) {
+        seed = _mix(seed);
         uint256 kind = seed % 9;
         uint256 s = seed >> 8;
         uint256 exact = s % 2; // 0: the second before, 1: exactly at
@@ -261,17 +313,26 @@ contract Handler is Checks {
         } else if (kind <= 2) {
             target = ((block.timestamp / 1 days) + 1) * 1 days - 1 + exact;
         } else if (kind <= 4) {
-            uint256 expiry = rebuilt[accounts[(s >> 1) % ACTORS]].licenceExpiry; // 0 for no member
-            target = expiry != 0 ? expiry - 1 + exact : 0;
+            uint256 expiry = _nextLapse();
+            target = expiry != 0 && expiry <= block.timestamp + 14 days ? expiry - 1 + exact : 0;
         } else if (kind <= 6 && batchCount != 0) {
             target = (uint256(batches[1 + ((s >> 1) % batchCount)].expiryDay) + 1) * 1 days - 1 + exact;
         } else if (kind == 7 && proposalCount != 0) {
-            target = uint256(proposals[_someProposal(s >> 1)].expiresAt) - 1 + exact;
+            target = uint256(proposals[_ripeProposal(s >> 1)].expiresAt) - 1 + exact;
         }
-        // Boundaries more than three days ahead would age the whole consortium at once: step an hour instead.
-        if (target <= block.timestamp || target > block.timestamp + 3 days) target = block.timestamp + 1 hours;
+        // Other boundaries more than three days ahead would age the whole consortium at once: step an hour instead.
+        if (target <= block.timestamp || (kind > 4 && target > block.timestamp + 3 days)) target = block.timestamp + 1 hours;
         vm.warp(target);
         vm.roll(block.number + 1);
+    }
+
+    /// @dev The soonest licence expiry still ahead (or now+1 when one lapses at the next second); 0 when none.
+    function _nextLapse() internal view returns (uint256 next) {
+        for (uint256 i = 0; i < ACTORS; ++i) {
+            Rebuilt storage m = rebuilt[accounts[i]];
+            if (m.status == IConsortium.MemberStatus.None || m.licenceExpiry <= block.timestamp) continue;
+            if (next == 0 || m.licenceExpiry < next) next = m.licenceExpiry;
+        }
     }
 
 }
