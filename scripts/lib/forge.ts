@@ -61,7 +61,8 @@ interface ForgeTestJson {
       {
         status: string;
         reason: string | null;
-        counterexample?: { Sequence?: Array<Record<string, unknown>> } | null;
+        /** forge 1.7 writes `[length, [call, ...]]`; older versions the calls alone. */
+        counterexample?: { Sequence?: unknown[] } | null;
         kind?: { Invariant?: { runs: number; calls: number; reverts: number } };
       }
     >;
@@ -102,6 +103,14 @@ export async function invariantConfig(profile: string): Promise<{ runs: number; 
   return { runs: config.invariant.runs, depth: config.invariant.depth, checkInterval: config.invariant.check_interval ?? 1 };
 }
 
+/** The calls of a counterexample sequence, in either of the shapes forge writes. */
+function sequenceCalls(sequence: unknown[] | undefined): Array<Record<string, unknown>> {
+  if (!sequence) return [];
+  const nested = sequence.find((part): part is unknown[] => Array.isArray(part));
+  const calls = nested ?? sequence;
+  return calls.filter((c): c is Record<string, unknown> => typeof c === "object" && c !== null && !Array.isArray(c));
+}
+
 function describeCall(call: Record<string, unknown>): string {
   const fn = String(call.func_name ?? call.signature ?? "call");
   const args = String(call.args ?? "");
@@ -133,7 +142,7 @@ export async function runInvariants(profile: string, options: { seed?: string } 
         calls: inv.calls,
         reverts: inv.reverts,
         reason: r.reason ?? undefined,
-        counterexample: (r.counterexample?.Sequence ?? []).map(describeCall),
+        counterexample: sequenceCalls(r.counterexample?.Sequence).map(describeCall),
       });
     }
   }

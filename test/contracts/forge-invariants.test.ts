@@ -18,7 +18,8 @@ describe("Forge invariant campaign (short profile)", function () {
 
   it("runs every invariant of the suite, each for the profile's runs", function () {
     expect(campaign.results.length).to.be.greaterThanOrEqual(20);
-    for (const r of campaign.results) expect(r.runs, r.name).to.equal(campaign.runs);
+    // A broken invariant stops its campaign early: its report is the next test's.
+    for (const r of campaign.results.filter((x) => x.passed)) expect(r.runs, r.name).to.equal(campaign.runs);
   });
 
   it("breaks no invariant (a failure shows forge's shrunk call sequence)", function () {
