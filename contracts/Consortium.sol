@@ -34,6 +34,9 @@ import {GS1} from "./libraries/GS1.sol";
  *   prefix lengths. Members are read one by one ({accountAt}), never as one unbounded list.
  * - No multicall or delegatecall is offered next to ERC-2771 (address spoofing).
  */
+// Seventeen state variables: the register, governance and key rotation each need theirs; splitting
+// the contract would add cross-contract calls to every custody action that asks `actor`.
+// solhint-disable-next-line max-states-count
 contract Consortium is IConsortium, ERC2771Context {
     using EnumerableSet for EnumerableSet.AddressSet;
 
