@@ -196,6 +196,7 @@ export class EpcisStore {
   private readonly insertEpc: Database.Statement;
   private readonly insertViewer: Database.Statement;
   private pageSecret: Buffer;
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(readonly file: string) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -221,16 +222,30 @@ export class EpcisStore {
     this.insertViewer = this.db.prepare(`INSERT OR IGNORE INTO event_viewers (viewer, seq) VALUES (?, ?)`);
   }
 
+  /**
+   * The statement for `sql`, prepared once per store: compiling a statement costs more than
+   * running one of these point queries, and capture runs them per event (a 202 and each
+   * GET /capture/{id} read every event's actions; planning looks up every EPC).
+   */
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (s === undefined) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
 
   meta(key: string): string | undefined {
-    return (this.db.prepare(`SELECT value FROM meta WHERE key = ?`).get(key) as { value: string } | undefined)?.value;
+    return (this.stmt(`SELECT value FROM meta WHERE key = ?`).get(key) as { value: string } | undefined)?.value;
   }
 
   setMeta(key: string, value: string): void {
-    this.db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(key, value);
+    this.stmt(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(key, value);
   }
 
   /** HMAC key for page tokens (kept in the file, so tokens survive a restart). */
@@ -262,11 +277,11 @@ export class EpcisStore {
   }
 
   maxSeq(): number {
-    return (this.db.prepare(`SELECT coalesce(max(seq), 0) AS m FROM events`).get() as { m: number }).m;
+    return (this.stmt(`SELECT coalesce(max(seq), 0) AS m FROM events`).get() as { m: number }).m;
   }
 
   eventCount(): number {
-    return (this.db.prepare(`SELECT count(*) AS n FROM events`).get() as { n: number }).n;
+    return (this.stmt(`SELECT count(*) AS n FROM events`).get() as { n: number }).n;
   }
 
   /** Drops the projection (another chain): the capture jobs stay. */
@@ -280,13 +295,13 @@ export class EpcisStore {
   }
 
   eventById(eventId: string): EventRow | undefined {
-    return camel<EventRow>(this.db.prepare(`SELECT * FROM events WHERE event_id = ?`).get(eventId) as Record<string, unknown> | undefined);
+    return camel<EventRow>(this.stmt(`SELECT * FROM events WHERE event_id = ?`).get(eventId) as Record<string, unknown> | undefined);
   }
 
   isVisible(seq: number, viewers: readonly string[]): boolean {
     if (viewers.length === 0) return false;
     const marks = viewers.map(() => "?").join(",");
-    return this.db.prepare(`SELECT 1 FROM event_viewers WHERE seq = ? AND viewer IN (${marks}) LIMIT 1`).get(seq, ...viewers) !== undefined;
+    return this.stmt(`SELECT 1 FROM event_viewers WHERE seq = ? AND viewer IN (${marks}) LIMIT 1`).get(seq, ...viewers) !== undefined;
   }
 
   // ── Capture ──
@@ -307,10 +322,10 @@ export class EpcisStore {
     let duplicates = 0;
     const now = Date.now();
     this.db.transaction(() => {
-      this.db.prepare(`INSERT INTO capture_jobs (id, member, key_id, created_at, event_count) VALUES (?, ?, ?, ?, ?)`).run(job.id, job.member.toLowerCase(), job.keyId, now, job.events.length);
-      const findId = this.db.prepare(`SELECT job_id, idx FROM captured_ids WHERE member = ? AND event_id = ?`);
-      const addId = this.db.prepare(`INSERT INTO captured_ids (member, event_id, job_id, idx) VALUES (?, ?, ?, ?)`);
-      const addEvent = this.db.prepare(`INSERT INTO capture_events (job_id, idx, event_id, type, biz_step, duplicate_of_job, duplicate_of_idx, linked_idx) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+      this.stmt(`INSERT INTO capture_jobs (id, member, key_id, created_at, event_count) VALUES (?, ?, ?, ?, ?)`).run(job.id, job.member.toLowerCase(), job.keyId, now, job.events.length);
+      const findId = this.stmt(`SELECT job_id, idx FROM captured_ids WHERE member = ? AND event_id = ?`);
+      const addId = this.stmt(`INSERT INTO captured_ids (member, event_id, job_id, idx) VALUES (?, ?, ?, ?)`);
+      const addEvent = this.stmt(`INSERT INTO capture_events (job_id, idx, event_id, type, biz_step, duplicate_of_job, duplicate_of_idx, linked_idx) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
       const dup = new Set<number>();
       job.events.forEach((e, idx) => {
         const earlier = findId.get(job.member.toLowerCase(), e.eventId) as { job_id: string; idx: number } | undefined;
@@ -321,7 +336,7 @@ export class EpcisStore {
         else addId.run(job.member.toLowerCase(), e.eventId, job.id, idx);
         addEvent.run(job.id, idx, e.eventId, e.type, e.bizStep, earlier?.job_id ?? null, earlier?.idx ?? null, e.linkedIdx ?? null);
       });
-      const addAction = this.db.prepare(
+      const addAction = this.stmt(
         `INSERT INTO capture_actions (job_id, event_idx, member, action, body, needs_batch, after_action, idem_key, state, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?)`,
       );
       // An event found captured meanwhile (a concurrent post of the same eventID) keeps no actions.
@@ -335,47 +350,52 @@ export class EpcisStore {
         const r = addAction.run(job.id, a.eventIdx, job.member.toLowerCase(), a.action, JSON.stringify(a.body), a.needsBatch ?? null, after, a.idemKey, now);
         ids.push(Number(r.lastInsertRowid));
       }
-      const addList = this.db.prepare(
+      const addList = this.stmt(
         `INSERT OR IGNORE INTO capture_lists (gtin, lot, member, serials, cases, pallets, units_per_case, cases_per_pallet, job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
-      const addSgtin = this.db.prepare(`INSERT OR IGNORE INTO list_sgtins (gtin, serial, lot, unit) VALUES (?, ?, ?, ?)`);
-      const addSscc = this.db.prepare(`INSERT OR IGNORE INTO list_ssccs (sscc, gtin, lot, kind, idx) VALUES (?, ?, ?, ?, ?)`);
+      const addSgtin = this.stmt(`INSERT OR IGNORE INTO list_sgtins (gtin, serial, lot, unit) VALUES (?, ?, ?, ?)`);
+      const addSscc = this.stmt(`INSERT OR IGNORE INTO list_ssccs (sscc, gtin, lot, kind, idx) VALUES (?, ?, ?, ?, ?)`);
       for (const l of job.lists) {
         addList.run(l.gtin, l.lot, job.member.toLowerCase(), JSON.stringify(l.serials), JSON.stringify(l.cases), JSON.stringify(l.pallets), l.unitsPerCase, l.casesPerPallet, job.id);
         l.serials.forEach((s, unit) => addSgtin.run(l.gtin, s, l.lot, unit));
         l.cases.forEach((s, i) => addSscc.run(s, l.gtin, l.lot, 1, i));
         l.pallets.forEach((s, i) => addSscc.run(s, l.gtin, l.lot, 2, i));
       }
-      const addBt = this.db.prepare(`INSERT OR IGNORE INTO biz_transactions (reference_hash, list) VALUES (?, ?)`);
+      const addBt = this.stmt(`INSERT OR IGNORE INTO biz_transactions (reference_hash, list) VALUES (?, ?)`);
       for (const b of job.bizTransactions) addBt.run(b.referenceHash, JSON.stringify(b.list));
-      if (ids.every((x) => x === null)) this.db.prepare(`UPDATE capture_jobs SET finished_at = ? WHERE id = ?`).run(now, job.id);
+      if (ids.every((x) => x === null)) this.stmt(`UPDATE capture_jobs SET finished_at = ? WHERE id = ?`).run(now, job.id);
     })();
     return { duplicates };
   }
 
+  /** Whether `member` captured `eventId` before (its eventIDs are never applied twice). */
+  isCaptured(member: string, eventId: string): boolean {
+    return this.stmt(`SELECT 1 FROM captured_ids WHERE member = ? AND event_id = ?`).get(member.toLowerCase(), eventId) !== undefined;
+  }
+
   job(id: string): { id: string; member: string; keyId: string; createdAt: number; finishedAt: number | null; eventCount: number } | undefined {
-    return camel(this.db.prepare(`SELECT id, member, key_id, created_at, finished_at, event_count FROM capture_jobs WHERE id = ?`).get(id) as Record<string, unknown> | undefined);
+    return camel(this.stmt(`SELECT id, member, key_id, created_at, finished_at, event_count FROM capture_jobs WHERE id = ?`).get(id) as Record<string, unknown> | undefined);
   }
 
   jobEvents(id: string): Array<{ idx: number; eventId: string; type: string; bizStep: string | null; duplicateOfJob: string | null; duplicateOfIdx: number | null; linkedIdx: number | null }> {
-    return (this.db.prepare(`SELECT idx, event_id, type, biz_step, duplicate_of_job, duplicate_of_idx, linked_idx FROM capture_events WHERE job_id = ? ORDER BY idx`).all(id) as Record<string, unknown>[]).map((r) => camel(r)!);
+    return (this.stmt(`SELECT idx, event_id, type, biz_step, duplicate_of_job, duplicate_of_idx, linked_idx FROM capture_events WHERE job_id = ? ORDER BY idx`).all(id) as Record<string, unknown>[]).map((r) => camel(r)!);
   }
 
   actionsOfEvent(jobId: string, idx: number): ActionRow[] {
-    return (this.db.prepare(`SELECT * FROM capture_actions WHERE job_id = ? AND event_idx = ? ORDER BY id`).all(jobId, idx) as Record<string, unknown>[]).map((r) => camel<ActionRow>(r)!);
+    return (this.stmt(`SELECT * FROM capture_actions WHERE job_id = ? AND event_idx = ? ORDER BY id`).all(jobId, idx) as Record<string, unknown>[]).map((r) => camel<ActionRow>(r)!);
   }
 
   actionsOfJob(jobId: string): ActionRow[] {
-    return (this.db.prepare(`SELECT * FROM capture_actions WHERE job_id = ? ORDER BY id`).all(jobId) as Record<string, unknown>[]).map((r) => camel<ActionRow>(r)!);
+    return (this.stmt(`SELECT * FROM capture_actions WHERE job_id = ? ORDER BY id`).all(jobId) as Record<string, unknown>[]).map((r) => camel<ActionRow>(r)!);
   }
 
   /** Actions not finished, oldest first. */
   openActions(limit: number): ActionRow[] {
-    return (this.db.prepare(`SELECT * FROM capture_actions WHERE state IN ('planned', 'queued', 'submitted') ORDER BY id LIMIT ?`).all(limit) as Record<string, unknown>[]).map((r) => camel<ActionRow>(r)!);
+    return (this.stmt(`SELECT * FROM capture_actions WHERE state IN ('planned', 'queued', 'submitted') ORDER BY id LIMIT ?`).all(limit) as Record<string, unknown>[]).map((r) => camel<ActionRow>(r)!);
   }
 
   action(id: number): ActionRow | undefined {
-    return camel<ActionRow>(this.db.prepare(`SELECT * FROM capture_actions WHERE id = ?`).get(id) as Record<string, unknown> | undefined);
+    return camel<ActionRow>(this.stmt(`SELECT * FROM capture_actions WHERE id = ?`).get(id) as Record<string, unknown> | undefined);
   }
 
   updateAction(id: number, change: Partial<Pick<ActionRow, "state" | "requestId" | "txHash" | "blockNumber" | "error" | "body">>): void {
@@ -388,7 +408,7 @@ export class EpcisStore {
     }
     sets.push("updated_at = ?");
     values.push(Date.now());
-    this.db.prepare(`UPDATE capture_actions SET ${sets.join(", ")} WHERE id = ?`).run(...values, id);
+    this.stmt(`UPDATE capture_actions SET ${sets.join(", ")} WHERE id = ?`).run(...values, id);
   }
 
   /** Marks jobs whose actions are all finished. */
@@ -401,7 +421,7 @@ export class EpcisStore {
   }
 
   capturedList(gtin: string, lot: string): CapturedList | undefined {
-    const r = this.db.prepare(`SELECT gtin, lot, member, serials, cases, pallets, units_per_case, cases_per_pallet FROM capture_lists WHERE gtin = ? AND lot = ?`).get(gtin, lot) as
+    const r = this.stmt(`SELECT gtin, lot, member, serials, cases, pallets, units_per_case, cases_per_pallet FROM capture_lists WHERE gtin = ? AND lot = ?`).get(gtin, lot) as
       | { gtin: string; lot: string; member: string; serials: string; cases: string; pallets: string; units_per_case: number; cases_per_pallet: number }
       | undefined;
     return (
@@ -419,32 +439,32 @@ export class EpcisStore {
   }
 
   findSgtin(gtin: string, serial: string): { lot: string; unit: number } | undefined {
-    return this.db.prepare(`SELECT lot, unit FROM list_sgtins WHERE gtin = ? AND serial = ?`).get(gtin, serial) as { lot: string; unit: number } | undefined;
+    return this.stmt(`SELECT lot, unit FROM list_sgtins WHERE gtin = ? AND serial = ?`).get(gtin, serial) as { lot: string; unit: number } | undefined;
   }
 
   findSscc(sscc: string): { gtin: string; lot: string; kind: number; index: number } | undefined {
-    const r = this.db.prepare(`SELECT gtin, lot, kind, idx FROM list_ssccs WHERE sscc = ?`).get(sscc) as { gtin: string; lot: string; kind: number; idx: number } | undefined;
+    const r = this.stmt(`SELECT gtin, lot, kind, idx FROM list_ssccs WHERE sscc = ?`).get(sscc) as { gtin: string; lot: string; kind: number; idx: number } | undefined;
     return r && { gtin: r.gtin, lot: r.lot, kind: r.kind, index: r.idx };
   }
 
   bizTransactionsOf(referenceHash: string): Array<{ type: string; uri: string }> | undefined {
-    const r = this.db.prepare(`SELECT list FROM biz_transactions WHERE reference_hash = ?`).get(referenceHash.toLowerCase()) as { list: string } | undefined;
+    const r = this.stmt(`SELECT list FROM biz_transactions WHERE reference_hash = ?`).get(referenceHash.toLowerCase()) as { list: string } | undefined;
     return r && (JSON.parse(r.list) as Array<{ type: string; uri: string }>);
   }
 
   // ── Named queries and subscriptions ──
 
   saveQuery(owner: string, name: string, params: unknown): boolean {
-    return this.db.prepare(`INSERT OR IGNORE INTO queries (owner, name, params, created_at) VALUES (?, ?, ?, ?)`).run(owner, name, JSON.stringify(params), Date.now()).changes === 1;
+    return this.stmt(`INSERT OR IGNORE INTO queries (owner, name, params, created_at) VALUES (?, ?, ?, ?)`).run(owner, name, JSON.stringify(params), Date.now()).changes === 1;
   }
 
   query(owner: string, name: string): { name: string; params: Record<string, unknown>; createdAt: number } | undefined {
-    const r = this.db.prepare(`SELECT name, params, created_at FROM queries WHERE owner = ? AND name = ?`).get(owner, name) as { name: string; params: string; created_at: number } | undefined;
+    const r = this.stmt(`SELECT name, params, created_at FROM queries WHERE owner = ? AND name = ?`).get(owner, name) as { name: string; params: string; created_at: number } | undefined;
     return r && { name: r.name, params: JSON.parse(r.params) as Record<string, unknown>, createdAt: r.created_at };
   }
 
   queries(owner: string): Array<{ name: string; params: Record<string, unknown>; createdAt: number }> {
-    return (this.db.prepare(`SELECT name, params, created_at FROM queries WHERE owner = ? ORDER BY name`).all(owner) as Array<{ name: string; params: string; created_at: number }>).map((r) => ({
+    return (this.stmt(`SELECT name, params, created_at FROM queries WHERE owner = ? ORDER BY name`).all(owner) as Array<{ name: string; params: string; created_at: number }>).map((r) => ({
       name: r.name,
       params: JSON.parse(r.params) as Record<string, unknown>,
       createdAt: r.created_at,
@@ -453,8 +473,8 @@ export class EpcisStore {
 
   deleteQuery(owner: string, name: string): boolean {
     return this.db.transaction(() => {
-      this.db.prepare(`DELETE FROM subscriptions WHERE owner = ? AND query_name = ?`).run(owner, name);
-      return this.db.prepare(`DELETE FROM queries WHERE owner = ? AND name = ?`).run(owner, name).changes === 1;
+      this.stmt(`DELETE FROM subscriptions WHERE owner = ? AND query_name = ?`).run(owner, name);
+      return this.stmt(`DELETE FROM queries WHERE owner = ? AND name = ?`).run(owner, name).changes === 1;
     })();
   }
 
@@ -465,18 +485,18 @@ export class EpcisStore {
   }
 
   subscription(id: string): SubscriptionRow | undefined {
-    return camel<SubscriptionRow>(this.db.prepare(`SELECT * FROM subscriptions WHERE id = ?`).get(id) as Record<string, unknown> | undefined);
+    return camel<SubscriptionRow>(this.stmt(`SELECT * FROM subscriptions WHERE id = ?`).get(id) as Record<string, unknown> | undefined);
   }
 
   subscriptions(owner?: string, queryName?: string): SubscriptionRow[] {
     const rows = (owner === undefined
-      ? this.db.prepare(`SELECT * FROM subscriptions ORDER BY created_at, id`).all()
-      : this.db.prepare(`SELECT * FROM subscriptions WHERE owner = ? AND query_name = ? ORDER BY created_at, id`).all(owner, queryName)) as Record<string, unknown>[];
+      ? this.stmt(`SELECT * FROM subscriptions ORDER BY created_at, id`).all()
+      : this.stmt(`SELECT * FROM subscriptions WHERE owner = ? AND query_name = ? ORDER BY created_at, id`).all(owner, queryName)) as Record<string, unknown>[];
     return rows.map((r) => camel<SubscriptionRow>(r)!);
   }
 
   deleteSubscription(owner: string, queryName: string, id: string): boolean {
-    return this.db.prepare(`DELETE FROM subscriptions WHERE owner = ? AND query_name = ? AND id = ?`).run(owner, queryName, id).changes === 1;
+    return this.stmt(`DELETE FROM subscriptions WHERE owner = ? AND query_name = ? AND id = ?`).run(owner, queryName, id).changes === 1;
   }
 
   /** After a 2xx: the cursor moves past the delivered events (only forward). */
@@ -488,10 +508,10 @@ export class EpcisStore {
 
   /** Moves a cursor over events the subscriber does not see (only if nobody moved it meanwhile). */
   skipSubscription(id: string, from: number, to: number): void {
-    this.db.prepare(`UPDATE subscriptions SET cursor_seq = ? WHERE id = ? AND cursor_seq = ?`).run(to, id, from);
+    this.stmt(`UPDATE subscriptions SET cursor_seq = ? WHERE id = ? AND cursor_seq = ?`).run(to, id, from);
   }
 
   subscriptionFailed(id: string, failures: number, nextAttemptAt: number, error: string): void {
-    this.db.prepare(`UPDATE subscriptions SET failures = ?, next_attempt_at = ?, last_error = ? WHERE id = ?`).run(failures, nextAttemptAt, error.slice(0, 500), id);
+    this.stmt(`UPDATE subscriptions SET failures = ?, next_attempt_at = ?, last_error = ? WHERE id = ?`).run(failures, nextAttemptAt, error.slice(0, 500), id);
   }
 }

@@ -11,6 +11,7 @@ import { sameAddress, unitRangesOf, type LedgerState } from "../ledger-state";
 import type { ListSource, MemberFacts } from "../ports";
 import { cbvWord } from "../projector";
 import type { CapturedList, NewAction } from "../store";
+import { PendingIndex } from "./pending-index";
 import type { CaptureProblem } from "./schema";
 
 /**
@@ -203,6 +204,9 @@ export function planCapture(input: PlanInput): { plan: Plan } | { problems: Capt
   const newBatches = new Map<string, { list: CapturedList; actionIndex: number; eventIndex: number }>();
   const acceptedHere = new Map<string, number>(); // batch key → index of an accept action by this member
   const receivedShipments = new Set<string>();
+  // The pending shipments to the member, indexed at the first receiving (the ledger state is fixed while planning).
+  let pendingIndex: PendingIndex | undefined;
+  const pendingToMember = () => (pendingIndex ??= new PendingIndex(state.pendingTo(member.account), (shipmentId) => state.shipments.get(shipmentId)?.batchId));
 
   const pendingRef = (gtin: string, lot: string): BatchRef | undefined => {
     const l = newBatches.get(`${gtin}|${lot}`)?.list ?? input.pendingList(gtin, lot);
@@ -732,7 +736,7 @@ export function planCapture(input: PlanInput): { plan: Plan } | { problems: Capt
     const id = ids[i]!;
     const byBatch = resolveItems(i, ev, "epcList");
     if (p.list.length > 0) return;
-    const pending = state.pendingTo(member.account);
+    const pending = pendingToMember();
     const sourceGlns = ((ev.sourceList as Array<{ source?: string }> | undefined) ?? []).map((s) => glnOfUri(String(s.source ?? "")));
     const chosen: Array<{ shipmentId: string; batchId: string; sender: string; receiver: string; quantity: bigint; kind: string; items: Item[] }> = [];
     for (const { ref, units } of byBatch.values()) {
@@ -740,16 +744,8 @@ export function planCapture(input: PlanInput): { plan: Plan } | { problems: Capt
         p.add(i, id, "/epcList", "NOT_SHIPPED_TO_YOU", `the packs of lot ${ref.lot} are not on the ledger yet`, "capture the receiving once the sender's shipping is on the ledger");
         return;
       }
-      const left = new Set(units);
-      for (const s of pending) {
-        if (s.items.length === 0 || state.shipments.get(s.shipmentId)?.batchId !== ref.batchId || receivedShipments.has(s.shipmentId)) continue;
-        const ranges = unitRangesOf(ref.layout, s.items);
-        let all = true;
-        for (const [a, b] of ranges) for (let u = a; u < b && all; u++) if (!left.has(u)) all = false;
-        if (!all) continue;
-        for (const [a, b] of ranges) for (let u = a; u < b; u++) left.delete(u);
-        chosen.push({ shipmentId: s.shipmentId, batchId: ref.batchId, sender: s.sender, receiver: s.receiver, quantity: s.quantity, kind: s.kind, items: s.items });
-      }
+      const { chosen: whole, left } = pending.matchPacks(ref.batchId, ref.layout, units, (shipmentId) => receivedShipments.has(shipmentId));
+      for (const s of whole) chosen.push({ shipmentId: s.shipmentId, batchId: ref.batchId, sender: s.sender, receiver: s.receiver, quantity: s.quantity, kind: s.kind, items: s.items });
       if (left.size > 0) {
         p.add(i, id, "/epcList", "NO_MATCHING_SHIPMENT", `${left.size} of the packs of lot ${ref.lot} named here are in no pending shipment to ${member.account} (or only part of a shipment is named)`, "a receiving names whole shipments: every pack, case or pallet the sender shipped (GET /v1/shipments?receiver=… lists them)");
         return;
@@ -758,7 +754,7 @@ export function planCapture(input: PlanInput): { plan: Plan } | { problems: Capt
     for (const [k, q] of ((ev.quantityList as Array<{ epcClass?: unknown; quantity?: unknown }> | undefined) ?? []).entries()) {
       const r = quantityBatch(i, k, q);
       if (!r) return;
-      const s = pending.find((x) => state.shipments.get(x.shipmentId)?.batchId === r.batchId && x.quantity === r.quantity && !receivedShipments.has(x.shipmentId) && !chosen.some((c) => c.shipmentId === x.shipmentId));
+      const s = pending.ofBatch(r.batchId).find((x) => x.quantity === r.quantity && !receivedShipments.has(x.shipmentId) && !chosen.some((c) => c.shipmentId === x.shipmentId));
       if (!s) {
         p.add(i, id, `/quantityList/${k}`, "NO_MATCHING_SHIPMENT", `no pending shipment to ${member.account} carries ${r.quantity} units of lot ${r.lot}`, "receive the quantity the sender shipped");
         return;

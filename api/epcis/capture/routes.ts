@@ -133,7 +133,7 @@ const captureRoutes: FastifyPluginAsyncZod<{ service: EpcisService }> = async (a
           const hit = store.findSscc(sscc);
           return hit && !service.projector.state.batchByGtinLot(hit.gtin, hit.lot) ? hit : undefined;
         },
-        alreadyCaptured: (eventId) => store.db.prepare(`SELECT 1 FROM captured_ids WHERE member = ? AND event_id = ?`).get(principal.account.toLowerCase(), eventId) !== undefined,
+        alreadyCaptured: (eventId) => store.isCaptured(principal.account, eventId),
         accountOfGln,
         memberFacts: facts,
         today: dayNumberOf(new Date()),
