@@ -42,6 +42,12 @@ export class LedgerState {
   private readonly licences = new Map<string, Set<string>>();
   applied = 0;
 
+  /** Forgets everything applied (a replay that failed half-way starts again from nothing). */
+  reset(): void {
+    for (const m of [this.batches, this.byGtinLot, this.products, this.shipments, this.custody, this.licences]) m.clear();
+    this.applied = 0;
+  }
+
   apply(e: LedgerEvent): void {
     this.applied++;
     const a = e.args;

@@ -80,17 +80,57 @@ export class Projector extends EventEmitter {
     super();
   }
 
-  /** Replays the feed up to the stored cursor (state only), then follows it. */
+  /**
+   * Replays the feed up to the stored cursor (state only), then follows it, in the background: a
+   * node that is down when the service starts makes the binding not ready (`lastError`, /ready),
+   * never stops the service, and the replay is retried every poll interval until it completes.
+   * Resolves after the first attempt, so a service whose node answers starts with its projection.
+   */
   async start(): Promise<void> {
-    const identity = await this.o.feed.identity();
-    if (this.o.store.meta("identity") !== identity) this.o.store.resetProjection(identity);
-    this.cursor = this.o.store.cursor();
-    await this.replay(this.cursor);
-    this.ready = true;
-    for (const w of this.readyWaiters.splice(0)) w();
     this.running = true;
+    let attempted!: () => void;
+    const first = new Promise<void>((resolve) => (attempted = resolve));
+    this.loop = this.run(attempted);
+    await first;
+  }
+
+  private async run(attempted: () => void): Promise<void> {
+    while (this.running && !this.ready) {
+      try {
+        const identity = await this.o.feed.identity();
+        if (this.o.store.meta("identity") !== identity) this.o.store.resetProjection(identity);
+        this.cursor = this.o.store.cursor();
+        this.state.reset();
+        await this.replay(this.cursor);
+        this.lastError = undefined;
+        this.ready = true;
+        attempted();
+      } catch (err) {
+        this.lastError = (err as Error).message;
+        this.o.log?.error({ err: this.lastError }, "EPCIS projector: cannot read the ledger feed; retrying");
+        attempted();
+        await this.pause();
+      }
+    }
+    attempted();
+    if (!this.running) return;
+    for (const w of this.readyWaiters.splice(0)) w();
     this.unsubscribe = this.o.feed.onAdvance?.(() => this.poke());
-    this.loop = this.follow();
+    await this.follow();
+  }
+
+  /** Waits one poll interval, or until poked. */
+  private pause(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, this.o.pollMs);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   /** Resolves once the state has been rebuilt from the feed (capture checks need it). */
@@ -139,18 +179,7 @@ export class Projector extends EventEmitter {
         this.lastError = (err as Error).message;
         this.o.log?.error({ err: this.lastError }, "EPCIS projector: cannot read the ledger feed; retrying");
       }
-      if (added === 0 && this.running) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            this.wake = undefined;
-            resolve();
-          }, this.o.pollMs);
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
+      if (added === 0 && this.running) await this.pause();
     }
   }
 
