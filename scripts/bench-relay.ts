@@ -249,7 +249,10 @@ async function main() {
       env: serviceEnv(
         { rpcUrl: node.url, addresses, dataDir, port },
         {
+          // The relay alone, as a write-side instance runs: the read side and the EPCIS binding
+          // (which projects every ledger event in this process) are off.
           READ_ENABLED: "false",
+          EPCIS_ENABLED: "false",
           RELAYER_KEYS: Array.from({ length: RELAYERS }, (_, i) => dev(11 + i).privateKey).join(","),
           RELAY_MAX_BATCH_SIZE: String(BATCH),
           RELAY_MAX_PENDING_PER_KEY: String(PENDING),
