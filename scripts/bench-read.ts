@@ -216,9 +216,15 @@ async function main() {
     const millionId = BigInt(await batchCount());
     await provider.send("evm_setAutomine", [true]);
     const seedSeconds = (Date.now() - seedStart) / 1000;
-    const chainEvents = (
-      (await provider.send("eth_getLogs", [{ address: addresses.batchToken, fromBlock: "0x0", toBlock: "latest", topics: [(await import("../api/read/chain-reader")).LEDGER_TOPICS] }])) as unknown[]
-    ).length;
+    // Counted two blocks at a time (a seeding block holds a whole wave): one eth_getLogs over the seeded chain is a ~170 MB answer,
+    // beyond what ethers' UTF-8 decoding of a response can hold (V8 "invalid array size").
+    const { LEDGER_TOPICS } = await import("../api/read/chain-reader");
+    const head = await provider.getBlockNumber();
+    let chainEvents = 0;
+    for (let from = 0; from <= head; from += 2) {
+      const range = { address: addresses.batchToken, fromBlock: ethers.toQuantity(from), toBlock: ethers.toQuantity(Math.min(from + 1, head)), topics: [LEDGER_TOPICS] };
+      chainEvents += ((await provider.send("eth_getLogs", [range])) as unknown[]).length;
+    }
     console.log(`seeded ${BATCHES + 2} batches, ${txCount} transactions, ${chainEvents} ledger events in ${seedSeconds.toFixed(1)} s`);
 
     // ── Indexing (in this process, straight from JSON-RPC into SQLite) ──
