@@ -14,6 +14,13 @@ export const epcisEnvSchema = z.object({
   EPCIS_PER_PAGE_MAX: z.coerce.number().int().min(1).max(10_000).default(1_000).describe("the largest perPage a query may ask for (default page: 30, as GS1's OpenAPI says)"),
   EPCIS_CAPTURE_LIMIT: z.coerce.number().int().min(1).max(100_000).default(10_000).describe("the most events one capture document may hold (GS1-EPCIS-Capture-Limit)"),
   EPCIS_CAPTURE_MAX_BYTES: z.coerce.number().int().min(1_024).max(104_857_600).default(16_777_216).describe("the largest capture document, bytes (GS1-EPCIS-Capture-File-Size-Limit)"),
+  EPCIS_CAPTURE_CATCHUP_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(5_000)
+    .describe("how long a capture waits for the projection to reach the chain's head before its checks (read your writes); after it, the checks run on what is projected"),
   EPCIS_WEBHOOK_BATCH: z.coerce.number().int().min(1).max(1_000).default(100).describe("events per webhook POST"),
   EPCIS_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000).describe("how long a webhook receiver has to answer"),
   EPCIS_WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(10).max(600_000).default(1_000).describe("first retry delay after a failed delivery; doubles each failure"),

@@ -4,6 +4,8 @@ import type { FastifyInstance, FastifyPluginAsync } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import type { AppConfig } from "../config";
 import { ChainLedgerFeed } from "./adapters/chain-feed";
+import { IndexLedgerFeed } from "./adapters/index-feed";
+import { JsonRpcClient } from "../read/chain-reader";
 import { ChainMemberDirectory } from "./adapters/chain-directory";
 import { CapturedListSource } from "./adapters/lists";
 import { domainMapping } from "./adapters/mapping";
@@ -176,7 +178,18 @@ export default fp(
     const { config, env } = opts;
     const file = path.isAbsolute(env.EPCIS_DB_FILE) ? env.EPCIS_DB_FILE : path.join(config.dataDir, env.EPCIS_DB_FILE);
     const store = new EpcisStore(file);
-    const feed = opts.feed ?? new ChainLedgerFeed(app.chain.provider, config.addresses.batchToken, { pollMs: env.EPCIS_POLL_MS });
+    // With the read side in this service, follow its index (the chain read once, paged from SQLite);
+    // without it, read the chain directly.
+    const feed =
+      opts.feed ??
+      (app.hasDecorator("read")
+        ? new IndexLedgerFeed(app.read.store, app.read.indexer, async (timeoutMs) => {
+            const indexer = app.read.indexer;
+            if (!indexer) return; // another process indexes: the feed is as fresh as its index
+            const head = await app.chain.provider.getBlockNumber();
+            await indexer.waitForBlock(head - config.env.INDEXER_CONFIRMATIONS, timeoutMs);
+          })
+        : new ChainLedgerFeed(new JsonRpcClient(config.env.CHAIN_RPC_URL, 30_000), config.addresses.batchToken, { pollMs: env.EPCIS_POLL_MS }));
     const directory = opts.directory ?? new ChainMemberDirectory(app.chain.consortium);
     const relayParts = app.hasDecorator("relay") ? app.relay : undefined;
     const relay =

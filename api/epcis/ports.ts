@@ -42,6 +42,12 @@ export interface LedgerFeed {
   identity(): Promise<string>;
   /** Optional push: called when new events may be available (the projector also polls). */
   onAdvance?(listener: () => void): () => void;
+  /**
+   * Optional: resolves once the feed holds every event mined up to the chain's current head (as far
+   * as its confirmations allow), or rejects after `timeoutMs`. What lets a capture see the writes
+   * its member has just had mined (a product registered a moment ago).
+   */
+  catchUp?(timeoutMs: number): Promise<void>;
 }
 
 // ─── The mapping ──────────────────────────────────────────────────────────────────────────────

@@ -133,6 +133,36 @@ export class Projector extends EventEmitter {
     });
   }
 
+  /**
+   * Resolves once the projection holds every event the feed holds after `feed.catchUp`: what a
+   * capture checks then includes the member's own writes mined before it posted. Bounded by
+   * `timeoutMs`; when the feed cannot catch up in time it resolves anyway (the checks then see an
+   * older ledger, and refuse with their own codes what they cannot find) and says so.
+   */
+  async catchUp(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    try {
+      await this.o.feed.catchUp?.(timeoutMs);
+      const target = await this.o.feed.head();
+      while (this.running && this.cursor < target && Date.now() < deadline) {
+        this.poke();
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            this.off("stepped", done);
+            resolve();
+          };
+          const timer = setTimeout(done, Math.max(1, Math.min(50, deadline - Date.now())));
+          this.on("stepped", done);
+        });
+      }
+      return this.cursor >= target;
+    } catch (err) {
+      this.o.log?.warn({ err: (err as Error).message }, "EPCIS projector: could not catch up with the chain's head; checking against the projection as it is");
+      return false;
+    }
+  }
+
   /** Resolves once the state has been rebuilt from the feed (capture checks need it). */
   whenReady(): Promise<void> {
     return this.ready ? Promise.resolve() : new Promise((r) => this.readyWaiters.push(r));
@@ -198,6 +228,7 @@ export class Projector extends EventEmitter {
     const seqs = this.o.store.appendEvents(rows, last);
     this.cursor = last;
     if (seqs.length > 0) this.emit("appended", { fromSeq: seqs[0]!, toSeq: seqs[seqs.length - 1]!, seenAt } satisfies AppendedBatch);
+    this.emit("stepped");
     return entries.length;
   }
 

@@ -555,6 +555,8 @@ function prepare(db: Database.Database) {
     eventsOfBatch: p("SELECT * FROM events WHERE batch_id = ? ORDER BY block_number, log_index"),
     eventsInWindow: p("SELECT * FROM events WHERE block_time >= ? AND block_time < ? ORDER BY block_number, log_index LIMIT ?"),
     allEvents: p("SELECT * FROM events ORDER BY block_number, log_index"),
+    lastEvent: p("SELECT * FROM events ORDER BY block_number DESC, log_index DESC LIMIT 1"),
+    eventsAfter: p("SELECT * FROM events WHERE (block_number, log_index) > (?, ?) ORDER BY block_number, log_index LIMIT ?"),
     eventCount: p("SELECT count(*) FROM events").pluck(),
     member: p("SELECT * FROM members WHERE address = ?"),
     memberByIndex: p("SELECT * FROM members WHERE idx = ?"),
@@ -1188,6 +1190,17 @@ export class IndexStore {
 
   allEvents(): LedgerEvent[] {
     return (this.s.allEvents.all() as Row[]).map(toEvent);
+  }
+
+  /** The newest indexed event. */
+  lastEvent(): LedgerEvent | undefined {
+    const r = this.s.lastEvent.get() as Row | undefined;
+    return r && toEvent(r);
+  }
+
+  /** At most `limit` events strictly after (block, logIndex), in chain order: the index read as a stream. */
+  eventsAfter(blockNumber: number, logIndex: number, limit: number): LedgerEvent[] {
+    return (this.s.eventsAfter.all(blockNumber, logIndex, limit) as Row[]).map(toEvent);
   }
 
   /** A member's register entry (cached: every history line and export row asks for GLNs). */

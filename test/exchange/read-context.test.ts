@@ -7,6 +7,9 @@ import { productMasterDataHash, type ProductMasterData } from "../../api/domain/
 import { documentUploadMessage } from "../../api/read/documents";
 import { packingUploadMessage, serialUploadMessage } from "../../api/read/verification";
 import { DEMO_PRODUCT } from "../../scripts/lib/consortium-setup";
+import { ChainLedgerFeed } from "../../api/epcis/adapters/chain-feed";
+import { IndexLedgerFeed } from "../../api/epcis/adapters/index-feed";
+import { JsonRpcClient } from "../../api/read/chain-reader";
 import { devWallet } from "../fixtures/chain";
 import {
   AUDITOR_KEY,
@@ -239,4 +242,46 @@ describe("read side: the EPCIS context over the index, signed documents, the DSC
       expect((await get(`/v1/shipments/${shipmentId}/dscsa.xml`)).body).to.equal(xml);
     });
   });
+
+  describe("the EPCIS projection follows the read side's index", function () {
+    it("the index feed gives exactly the chain feed's entries (cursors, events, order), whole and in pages", async function () {
+      await indexed();
+      const indexFeed = new IndexLedgerFeed(stack.app.read.store);
+      const chainFeed = new ChainLedgerFeed(new JsonRpcClient(stack.node.url), batchToken(), { blockRange: 3 });
+      expect(await indexFeed.identity()).to.equal(await chainFeed.identity());
+      const fromChain = await chainFeed.after("", 100_000);
+      const fromIndex = await indexFeed.after("", 100_000);
+      expect(fromChain.length).to.be.greaterThan(4);
+      expect(fromIndex).to.deep.equal(fromChain);
+      expect(await indexFeed.head()).to.equal(fromChain[fromChain.length - 1]!.cursor);
+      const paged: typeof fromIndex = [];
+      for (let page = await indexFeed.after("", 2); page.length > 0; page = await indexFeed.after(page[page.length - 1]!.cursor, 2)) paged.push(...page);
+      expect(paged).to.deep.equal(fromIndex);
+      // The service's own projection is built from it and has reached the index's head.
+      await projected(stack);
+      expect(stack.app.epcis.projector.position).to.equal(await indexFeed.head());
+    });
+
+    it("refuses to mix two chains when the index is rebuilt for another one, and says what to do", async function () {
+      const meta = new Map([["genesisHash", "0xaa"], ["batchToken", "0xBB"]]);
+      const fake = { meta: (k: string) => meta.get(k), eventsAfter: () => [], lastEvent: () => undefined };
+      const feed = new IndexLedgerFeed(fake);
+      expect(await feed.identity()).to.equal("0xaa/0xbb");
+      expect(await feed.after("", 10)).to.deep.equal([]);
+      meta.set("genesisHash", "0xcc");
+      await expectRejected(feed.after("", 10), /rebuilt for another chain .*restart the service/);
+      meta.clear();
+      await expectRejected(new IndexLedgerFeed(fake).identity(), /has not read the chain yet/);
+    });
+  });
 });
+
+async function expectRejected(p: Promise<unknown>, pattern: RegExp): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    expect((err as Error).message).to.match(pattern);
+    return;
+  }
+  expect.fail(`expected a rejection matching ${pattern}`);
+}

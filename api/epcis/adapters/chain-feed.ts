@@ -1,13 +1,14 @@
-import type { JsonRpcProvider } from "ethers";
-import { fetchLedgerEvents } from "../../chain/logs";
+import { getBlockHeader, readLedgerRange, type RpcSender } from "../../read/chain-reader";
 import { compareEvents, type LedgerEvent } from "../../domain/ledger-events";
 import type { FeedCursor, FeedEntry, LedgerFeed } from "../ports";
 
 /**
- * A LedgerFeed over the chain itself: eth_getLogs of the BatchToken in block ranges, decoded by
- * api/chain/logs.ts, kept in memory in chain order. For a binding that runs without the read
- * side's index (and for the tests and the benchmark, which read real events from anvil). With the
- * read side, a feed over its `events` table replaces it (same contract, no second copy of the log).
+ * A LedgerFeed over the chain itself: eth_getLogs of the BatchToken in block ranges (read and
+ * decoded by api/read/chain-reader.ts; a range starts at 100 blocks, halves while it holds more than
+ * 10,000 logs and doubles back while it holds fewer than 2,500, as the indexer's do), kept in memory
+ * in chain order. For a binding that runs without the read side's index (and for tests that read
+ * real events from anvil). With the read side in the same service, IndexLedgerFeed replaces it
+ * (same contract, no second copy of the log).
  *
  * Cursor: `<block>:<logIndex>` of the last event returned, both zero-padded so cursors order as
  * strings; a range is only read up to the head block, and every block is read once whole, so the
@@ -17,12 +18,14 @@ export class ChainLedgerFeed implements LedgerFeed {
   private readonly events: LedgerEvent[] = [];
   private readonly cursors: FeedCursor[] = [];
   private readBlock = -1;
+  private span = 100;
   private lastPoll = 0;
   private polling: Promise<void> | undefined;
   private readonly listeners = new Set<() => void>();
 
   constructor(
-    private readonly provider: JsonRpcProvider,
+    /** Node's fetch-based JsonRpcClient for large chains (ethers' provider also fits, for small ones). */
+    private readonly provider: RpcSender,
     private readonly batchToken: string,
     private readonly opts: { fromBlock?: number; blockRange?: number; pollMs?: number } = {},
   ) {}
@@ -32,13 +35,19 @@ export class ChainLedgerFeed implements LedgerFeed {
   }
 
   async identity(): Promise<string> {
-    const genesis = (await this.provider.send("eth_getBlockByNumber", ["0x0", false])) as { hash: string } | null;
+    const genesis = await getBlockHeader(this.provider, 0);
     return `${genesis?.hash ?? "unknown"}/${this.batchToken.toLowerCase()}`;
   }
 
   async head(): Promise<FeedCursor> {
     await this.poll(true);
     return this.cursors[this.cursors.length - 1] ?? "";
+  }
+
+  async catchUp(): Promise<void> {
+    // A poll already under way may have read the head before the block the caller waits for.
+    await this.polling?.catch(() => undefined);
+    await this.poll(true);
   }
 
   onAdvance(listener: () => void): () => void {
@@ -75,18 +84,21 @@ export class ChainLedgerFeed implements LedgerFeed {
     if (!force && Date.now() - this.lastPoll < (this.opts.pollMs ?? 0)) return Promise.resolve();
     this.polling = (async () => {
       try {
-        const head = await this.provider.getBlockNumber();
-        const range = this.opts.blockRange ?? 5_000;
+        const head = Number(await this.provider.send("eth_blockNumber", []));
+        const maxSpan = this.opts.blockRange ?? 5_000;
         let added = 0;
-        for (let from = Math.max(this.readBlock + 1, this.opts.fromBlock ?? 0); from <= head; from += range) {
-          const to = Math.min(head, from + range - 1);
-          const got = (await fetchLedgerEvents(this.provider, this.batchToken, { fromBlock: from, toBlock: to })).sort(compareEvents);
+        for (let from = Math.max(this.readBlock + 1, this.opts.fromBlock ?? 0); from <= head; ) {
+          const to = Math.min(head, from + this.span - 1);
+          const got = (await readLedgerRange(this.provider, this.batchToken, from, to)).sort(compareEvents);
           for (const e of got) {
             this.events.push(e);
             this.cursors.push(ChainLedgerFeed.cursorOf(e));
           }
           added += got.length;
           this.readBlock = to;
+          from = to + 1;
+          if (got.length > 10_000 && this.span > 1) this.span = Math.max(1, Math.floor(this.span / 2));
+          else if (got.length < 2_500) this.span = Math.min(maxSpan, this.span * 2);
         }
         if (added > 0) for (const l of this.listeners) l();
       } finally {

@@ -106,6 +106,8 @@ const captureRoutes: FastifyPluginAsyncZod<{ service: EpcisService }> = async (a
         throw new Problem(403, "SecurityException", "NOT_CUSTODIAL", `the relay holds no custodial key for ${principal.account}`, "ask the relay's operators to enrol the member (POST /v1/admin/custodial-members)");
       }
       await service.projector.whenReady();
+      // Read your writes: what the member had mined before posting (a product it just registered) is checked too.
+      await service.projector.catchUp(env.EPCIS_CAPTURE_CATCHUP_MS);
       const typed = doc as unknown as { "@context"?: unknown; epcisBody: { eventList: JsonObject[] } };
       // What planning must know of other members: receivers by GLN, senders of pending shipments.
       const accountOfGln = new Map<string, string>();
