@@ -249,7 +249,8 @@ export default fp(
 
     app.readiness.set("epcis", async () => {
       if (projector.lastError) return { ok: false, detail: `the projector cannot read the ledger: ${projector.lastError}` };
-      return { ok: true, detail: `${store.maxSeq()} EPCIS events projected` };
+      const at = projector.position === "" ? -1 : Number(projector.position.split(":")[0]);
+      return { ok: true, detail: `${store.maxSeq()} EPCIS events projected, ledger read to block ${at}` };
     });
 
     await app.register(scoped, { prefix: EPCIS_PREFIX, service });
