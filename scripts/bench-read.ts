@@ -271,7 +271,8 @@ async function main() {
         service.kill("SIGTERM");
       });
     const startService = async () => {
-      service = spawn(process.execPath, [serverJs], {
+      // BENCH_SERVICE_NODE_ARGS: extra Node flags for the service (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it).
+      service = spawn(process.execPath, [...(process.env.BENCH_SERVICE_NODE_ARGS?.split(" ").filter(Boolean) ?? []), serverJs], {
         cwd: REPO_ROOT,
         env: serviceEnv(
           { rpcUrl: node.url, addresses, dataDir, port },

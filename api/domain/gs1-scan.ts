@@ -410,7 +410,8 @@ function label(ai: string): string {
 function checkValue(ai: string, value: string, now: Date): Gs1Date | undefined {
   const def = AIS[ai];
   if (def === undefined) throw new Gs1ScanError('GS1_UNKNOWN_AI', `unknown or unsupported application identifier (${ai})`, ai);
-  const what = `${label(ai)} '${printable(value)}'`;
+  // Error wording only: built when a value is refused, not for every valid scan (the resolver's hot path).
+  const what = () => `${label(ai)} '${printable(value)}'`;
   if (value.length === 0) {
     throw new Gs1ScanError('GS1_BAD_LENGTH', `${label(ai)} is empty; re-scan, or check that the code is printed completely`, ai);
   }
@@ -419,17 +420,17 @@ function checkValue(ai: string, value: string, now: Date): Gs1Date | undefined {
     if (bad) {
       throw new Gs1ScanError(
         'GS1_BAD_CHARACTER',
-        `${what}: character '${printable(bad[0])}' at position ${bad.index + 1} is not a digit; this field holds digits only`,
+        `${what()}: character '${printable(bad[0])}' at position ${bad.index + 1} is not a digit; this field holds digits only`,
         ai,
       );
     }
-  } else {
+  } else if (!CSET82.test(value)) {
     for (let i = 0; i < value.length; i++) {
       const c = value[i]!;
       if (!CSET82.test(c)) {
         throw new Gs1ScanError(
           'GS1_BAD_CHARACTER',
-          `${what}: character '${printable(c)}' at position ${i + 1} is outside GS1 character set 82 (A–Z a–z 0–9 and !"%&'()*+,-./:;<=>?_); check the printed value or the scanner's keyboard layout`,
+          `${what()}: character '${printable(c)}' at position ${i + 1} is outside GS1 character set 82 (A–Z a–z 0–9 and !"%&'()*+,-./:;<=>?_); check the printed value or the scanner's keyboard layout`,
           ai,
         );
       }
@@ -438,14 +439,14 @@ function checkValue(ai: string, value: string, now: Date): Gs1Date | undefined {
   if (def.fixed !== undefined && value.length !== def.fixed) {
     throw new Gs1ScanError(
       'GS1_BAD_LENGTH',
-      `${what} has ${value.length} characters, expected exactly ${def.fixed}; re-scan, or check the printed value`,
+      `${what()} has ${value.length} characters, expected exactly ${def.fixed}; re-scan, or check the printed value`,
       ai,
     );
   }
   if (def.max !== undefined && value.length > def.max) {
     throw new Gs1ScanError(
       'GS1_BAD_LENGTH',
-      `${what} has ${value.length} characters, at most ${def.max} allowed; if the scanner drops GS separators (ASCII 29), two fields may have run together — configure it to transmit them`,
+      `${what()} has ${value.length} characters, at most ${def.max} allowed; if the scanner drops GS separators (ASCII 29), two fields may have run together — configure it to transmit them`,
       ai,
     );
   }
@@ -453,7 +454,7 @@ function checkValue(ai: string, value: string, now: Date): Gs1Date | undefined {
     const expected = gs1CheckDigit(value.slice(0, -1));
     throw new Gs1ScanError(
       'GS1_BAD_CHECK_DIGIT',
-      `${what}: check digit ${value.at(-1)} is wrong (expected ${expected}); the code is misread or mistyped — re-scan or check the printed number`,
+      `${what()}: check digit ${value.at(-1)} is wrong (expected ${expected}); the code is misread or mistyped — re-scan or check the printed number`,
       ai,
     );
   }

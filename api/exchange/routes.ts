@@ -168,7 +168,10 @@ const exchangeRoutes: FastifyPluginAsyncZod<ExchangeRouteOptions> = async (app, 
     querystring: S.resolverQuery,
     response: { 200: z.union([verificationSchema, S.batchStatusSchema, S.linksetSchema]), 307: z.null().describe("redirect to the chosen link"), ...errors },
   });
-  const resolverRoute = { config: publicLimit, onSend: cors };
+  // Plain JSON.stringify for the resolver's answers (verdicts, batch status, linksets): the public
+  // hot path; zod's output parse cost ~8% of a request (bench:read profile). The answers are built
+  // field by field, and the tests hold them against their schemas.
+  const resolverRoute = { config: publicLimit, onSend: cors, serializerCompiler: () => (data: unknown) => JSON.stringify(data) };
   app.get("/01/:gtin", { ...resolverRoute, schema: resolverSchema("Digital Link of a product (GTIN): its linkset", z.object({ gtin: z.string() })) }, resolve);
   app.get("/01/:gtin/10/:lot", { ...resolverRoute, schema: resolverSchema("Digital Link of a batch: its recall/quarantine status", z.object({ gtin: z.string(), lot: z.string() })) }, resolve);
   app.get(

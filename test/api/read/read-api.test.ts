@@ -7,10 +7,10 @@ import { replayBatch } from "../../../api/domain/custody";
 import { withCheckDigit } from "../../../api/domain/gs1";
 import { readLedgerRange } from "../../../api/read/chain-reader";
 import { CHAIN_VERDICTS, VERDICTS, wording } from "../../../api/read/verification";
-import { historySchema, packHistorySchema } from "../../../api/read/schemas";
+import { historySchema, packHistorySchema, verificationSchema } from "../../../api/read/schemas";
 import { epcisValidator } from "../../fixtures/epcis/validator";
 import { compareWithEpcis2 } from "../../fixtures/epcis/reference-hash";
-import { code, EXPIRY_DAY, GTIN, GTIN2, indexed, PACKING_E, SERIALS, startReadFixture, uploadPacking, uploadSerials, type ReadFixture } from "./read-fixture";
+import { code, EXPIRY_DAY, EXPIRY_YYMMDD, GTIN, GTIN2, indexed, PACKING_E, SERIALS, startReadFixture, uploadPacking, uploadSerials, type ReadFixture } from "./read-fixture";
 
 describe("read side over a real anvil node (indexer, queries, packs, verification, exports, audit)", function () {
   this.timeout(180_000);
@@ -414,6 +414,31 @@ describe("read side over a real anvil node (indexer, queries, packs, verificatio
     it("verifies by separate fields too (GET /v1/verify)", async function () {
       const r = (await get(`/v1/verify?gtin=${GTIN}&lot=GENUINE-A&serial=A-0003&expiry=300630`)).json();
       expect(r).to.include({ verdict: "genuine", expiryChecked: true });
+    });
+
+    it("answers /v1/verify and the Digital Link exactly as the scan route, every verdict within verificationSchema (no extra field)", async function () {
+      // The two public hot paths serialise with plain JSON.stringify; the scan route still goes through zod.
+      const cases: Array<[string, string, string?]> = [
+        ["GENUINE-A", "A-0001"],
+        ["GENUINE-A", "A-0002"],
+        ["RECALL-B", "B-0003"],
+        ["GENUINE-A", "A-9999"],
+        ["NO-SUCH-LOT", "A-0001"],
+        ["GENUINE-A", "A-0001", "300629"],
+        ...[0, 1, 2, 3, 5, 6, 7, 9, 14].map((u): [string, string] => ["PACKED-E", SERIALS.E[u]]),
+        ["WITHDRAWN-F", "F-0002", GTIN2],
+      ];
+      for (const [lot, serial, third] of cases) {
+        const gtin = third === GTIN2 ? GTIN2 : GTIN;
+        const expiry = third === GTIN2 || third === undefined ? EXPIRY_YYMMDD : third;
+        const viaScan = (await scan(code(lot, serial, expiry, gtin))).json();
+        const viaFields = (await get(`/v1/verify?gtin=${gtin}&lot=${encodeURIComponent(lot)}&serial=${encodeURIComponent(serial)}&expiry=${expiry}`)).json();
+        const viaLink = (await get(`/01/${gtin}/10/${encodeURIComponent(lot)}/21/${encodeURIComponent(serial)}?17=${expiry}`, { accept: "application/json" })).json();
+        for (const answer of [viaFields, viaLink]) {
+          expect(answer, `${lot}/${serial}`).to.deep.equal(viaScan);
+          expect(verificationSchema.parse(answer), `${lot}/${serial}`).to.deep.equal(answer);
+        }
+      }
     });
 
     it("reveals no quantities or trading partners", async function () {
