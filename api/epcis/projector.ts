@@ -23,7 +23,7 @@ export interface ProjectorOptions {
   documents?: DocumentPort;
   pollMs: number;
   batchSize?: number;
-  log?: { warn(obj: unknown, msg?: string): void; error(obj: unknown, msg?: string): void };
+  log?: { info?(obj: unknown, msg?: string): void; warn(obj: unknown, msg?: string): void; error(obj: unknown, msg?: string): void };
 }
 
 export interface AppendedBatch {
@@ -107,7 +107,9 @@ export class Projector extends EventEmitter {
         attempted();
       } catch (err) {
         this.lastError = (err as Error).message;
-        this.o.log?.error({ err: this.lastError }, "EPCIS projector: cannot read the ledger feed; retrying");
+        // A feed that is not ready yet (the index's first read at start-up) is reported by /ready, not logged as a fault.
+        if ((err as { transient?: boolean }).transient) this.o.log?.info?.({ err: this.lastError }, "EPCIS projector: waiting for the ledger feed");
+        else this.o.log?.error({ err: this.lastError }, "EPCIS projector: cannot read the ledger feed; retrying");
         attempted();
         await this.pause();
       }

@@ -272,6 +272,7 @@ describe("read side: the EPCIS context over the index, signed documents, the DSC
       await expectRejected(feed.after("", 10), /rebuilt for another chain .*restart the service/);
       meta.clear();
       await expectRejected(new IndexLedgerFeed(fake).identity(), /has not read the chain yet/);
+      expect(await new IndexLedgerFeed(fake).identity().catch((e: { transient?: boolean }) => e.transient)).to.equal(true);
     });
   });
 });

@@ -15,6 +15,12 @@ export interface IndexProgress {
   off(event: "progress" | "reset", listener: (...args: unknown[]) => void): unknown;
 }
 
+/** The feed has nothing to read yet (the index's first read is under way): a start-up state, not a fault. */
+export class FeedNotReadyError extends Error {
+  override readonly name = "FeedNotReadyError";
+  readonly transient = true;
+}
+
 /**
  * The LedgerFeed over the read side's index: the `events` table the indexer writes, read in pages
  * by primary key. What the binding uses whenever the read side runs in the same service: the chain
@@ -44,7 +50,7 @@ export class IndexLedgerFeed implements LedgerFeed {
 
   async identity(): Promise<string> {
     const id = this.current();
-    if (id === undefined) throw new Error("the read side's index has not read the chain yet (its indexer has not started or cannot reach the node)");
+    if (id === undefined) throw new FeedNotReadyError("the read side's index has not read the chain yet (its indexer has not started or cannot reach the node)");
     this.known = id;
     return id;
   }
