@@ -302,7 +302,7 @@ async function main() {
     for (;;) {
       const ready = (await (await fetch(`${base}/ready`)).json()) as { checks: Record<string, { ok: boolean; detail: string }> };
       epcisDetail = ready.checks.epcis?.detail ?? "";
-      const at = /ledger read to block (-?\d+)/.exec(epcisDetail);
+      const at = /the last from the ledger event in block (-?\d+)/.exec(epcisDetail);
       if (at && Number(at[1]) >= lastLogBlock) break;
       if (Date.now() - serviceStart > 1_800_000) throw new Error(`the EPCIS projection did not reach block ${lastLogBlock} within 30 min: ${epcisDetail}`);
       await new Promise((r) => setTimeout(r, 500));

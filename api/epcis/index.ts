@@ -250,7 +250,7 @@ export default fp(
     app.readiness.set("epcis", async () => {
       if (projector.lastError) return { ok: false, detail: `the projector cannot read the ledger: ${projector.lastError}` };
       const at = projector.position === "" ? -1 : Number(projector.position.split(":")[0]);
-      return { ok: true, detail: `${store.maxSeq()} EPCIS events projected, ledger read to block ${at}` };
+      return { ok: true, detail: `${store.maxSeq()} EPCIS events projected, the last from the ledger event in block ${at}` };
     });
 
     await app.register(scoped, { prefix: EPCIS_PREFIX, service });
