@@ -53,7 +53,8 @@ function copyOfRepository(): string {
   const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: REPO_ROOT })
     .toString()
     .split("\0")
-    .filter((f) => f && fs.existsSync(path.join(REPO_ROOT, f)));
+    // node_modules is linked below (a checkout whose node_modules is itself a link lists it as a file).
+    .filter((f) => f && f !== "node_modules" && fs.existsSync(path.join(REPO_ROOT, f)));
   for (const f of files) {
     fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
     fs.copyFileSync(path.join(REPO_ROOT, f), path.join(dir, f));
