@@ -55,6 +55,8 @@ const BIG_UNITS = Number(process.env.BENCH_BIG_UNITS ?? 100_000);
 const MILLION = Number(process.env.BENCH_MILLION ?? 1_000_000);
 const VERIFY_SECONDS = Number(process.env.BENCH_VERIFY_SECONDS ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+/** Read replicas for the scaled-out verification figure (0 leaves it out). */
+const REPLICAS = Number(process.env.BENCH_READ_REPLICAS ?? 1);
 const RPC_CHUNK = 500;
 const GTIN = BigInt(withCheckDigit("0950600013499"));
 const GTIN14 = GTIN.toString().padStart(14, "0");
@@ -359,11 +361,11 @@ async function main() {
       const serial = Math.random() < 0.05 ? `FORGED-${b}` : `S${b + 1}-${Math.floor(Math.random() * UNITS)}`;
       return `/01/${GTIN14}/10/BENCH-${b + 1}/21/${serial}?17=311231`;
     };
-    const load = (seconds: number, p: () => string) => {
+    const load = (seconds: number, p: () => string, url = base, connections = CONNECTIONS) => {
       const latencies: number[] = [];
       return new Promise<{ result: autocannon.Result; latencies: number[] }>((resolve, reject) => {
         const instance = autocannon(
-          { url: base, connections: CONNECTIONS, duration: seconds, headers: { accept: "application/json" }, requests: [{ method: "GET", setupRequest: (req) => ({ ...req, path: p() }) }] },
+          { url, connections, duration: seconds, headers: { accept: "application/json" }, requests: [{ method: "GET", setupRequest: (req) => ({ ...req, path: p() }) }] },
           (err, res) => (err ? reject(err) : resolve({ result: res, latencies: latencies.sort((a, b) => a - b) })),
         );
         instance.on("response", (_client: unknown, _statusCode: number, _bytes: number, responseTime: number) => latencies.push(responseTime));
@@ -375,6 +377,48 @@ async function main() {
     const fixedPath = paths();
     const cached = await load(Math.max(3, Math.round(VERIFY_SECONDS / 3)), () => fixedPath);
     const { rss: serviceRss, peak: servicePeak } = rssMB(service!.pid);
+
+    // The same load split over the service and REPLICAS read replicas: processes on the same index
+    // file with INDEXER_ENABLED, RELAY_ENABLED and EPCIS_ENABLED false (how an operator scales the
+    // public check out; the figure above is the one process alone).
+    const replicas: ChildProcess[] = [];
+    cleanup.unshift(async () => {
+      for (const r of replicas) if (r.exitCode === null) await new Promise<void>((resolve) => (r.once("exit", () => resolve()), r.kill("SIGTERM")));
+    });
+    const replicaBases: string[] = [];
+    for (let i = 0; i < REPLICAS; i++) {
+      const rport = await freePort();
+      const r = spawn(process.execPath, [serverJs], {
+        cwd: REPO_ROOT,
+        env: serviceEnv(
+          { rpcUrl: node.url, addresses, dataDir, port: rport },
+          { INDEXER_DB_FILE: "index.sqlite", INDEXER_ENABLED: "false", RELAY_ENABLED: "false", EPCIS_ENABLED: "false", READ_API_KEYS: "", PUBLIC_RATE_LIMIT_PER_MINUTE: "100000000" },
+        ),
+        stdio: ["ignore", "inherit", "inherit"],
+      });
+      replicas.push(r);
+      const rbase = `http://127.0.0.1:${rport}`;
+      for (let t = 0; ; t++) {
+        if (r.exitCode !== null) throw new Error(`read replica ${i} exited with code ${r.exitCode}`);
+        const ok = await fetch(`${rbase}/ready`).then((x) => x.ok, () => false);
+        if (ok) break;
+        if (t > 600) throw new Error(`read replica ${i} did not become ready within 60 s`);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      replicaBases.push(rbase);
+    }
+    let scaledOut: { processes: number; perSec: number; p95Ms: number; non2xx: number } | undefined;
+    if (replicaBases.length > 0) {
+      const targets = [base, ...replicaBases];
+      const runs = await Promise.all(targets.map((u) => load(VERIFY_SECONDS, paths, u, Math.max(1, Math.round(CONNECTIONS / targets.length)))));
+      const all = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
+      scaledOut = {
+        processes: targets.length,
+        perSec: Math.round(runs.reduce((n, r) => n + r.result.requests.average, 0)),
+        p95Ms: percentile(all, 95),
+        non2xx: runs.reduce((n, r) => n + r.result.non2xx + r.result.errors, 0),
+      };
+    }
     const non2xx = result.non2xx + result.errors;
     const verdicts = new Map<string, number>();
     for (let i = 0; i < 200; i++) {
@@ -423,6 +467,7 @@ async function main() {
       verifyNon2xx: non2xx,
       verifyConnections: CONNECTIONS,
       verifyCachedPerSec: Math.round(cached.result.requests.average),
+      verifyScaledOut: scaledOut ?? null,
       verifyCachedP95Ms: percentile(cached.latencies, 95),
       verifySampleVerdicts: Object.fromEntries(verdicts),
       coldProofMs: Number(coldProofMs.toFixed(2)),
@@ -445,6 +490,9 @@ async function main() {
       ["verifyPerSec", String(out.verifyPerSec), "≥ 3,000"],
       ["verifyP95Ms", String(out.verifyP95Ms), ""],
       ["verifyCachedPerSec (one pack, cache hits)", String(out.verifyCachedPerSec), ""],
+      ...(scaledOut
+        ? [[`verification with ${scaledOut.processes - 1} read replica(s): req/s, p95 ms, non-2xx (same ${CONNECTIONS} connections split)`, `${scaledOut.perSec}, ${scaledOut.p95Ms}, ${scaledOut.non2xx}`, ""] as [string, string, string]]
+        : []),
       ["verify non-2xx", String(out.verifyNon2xx), "0"],
       ["coldProofMs (1,000,000-serial batch, fresh process)", `${out.coldProofMs} (p95 of 50 more: ${out.coldProofP95Ms})`, "≤ 50"],
       ["million-serial upload (worker: parse, check, build, store)", `${out.millionUploadSeconds} s`, ""],
