@@ -57,6 +57,8 @@ const VERIFY_SECONDS = Number(process.env.BENCH_VERIFY_SECONDS ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 /** Read replicas for the scaled-out verification figure (0 leaves it out). */
 const REPLICAS = Number(process.env.BENCH_READ_REPLICAS ?? 1);
+/** BENCH_EPCIS=false runs the service without the EPCIS binding (to see what the binding costs the read side). */
+const EPCIS = process.env.BENCH_EPCIS !== "false";
 const RPC_CHUNK = 500;
 const GTIN = BigInt(withCheckDigit("0950600013499"));
 const GTIN14 = GTIN.toString().padStart(14, "0");
@@ -278,7 +280,7 @@ async function main() {
         cwd: REPO_ROOT,
         env: serviceEnv(
           { rpcUrl: node.url, addresses, dataDir, port },
-          { INDEXER_DB_FILE: "index.sqlite", RELAY_ENABLED: "false", READ_API_KEYS: "", PUBLIC_RATE_LIMIT_PER_MINUTE: "100000000", SERIAL_UPLOAD_RATE_LIMIT_PER_MINUTE: "100000" },
+          { INDEXER_DB_FILE: "index.sqlite", RELAY_ENABLED: "false", EPCIS_ENABLED: EPCIS ? "true" : "false", READ_API_KEYS: "", PUBLIC_RATE_LIMIT_PER_MINUTE: "100000000", SERIAL_UPLOAD_RATE_LIMIT_PER_MINUTE: "100000" },
         ),
         stdio: ["ignore", "inherit", "inherit"],
       });
@@ -301,7 +303,7 @@ async function main() {
     // The EPCIS binding projects the whole index (every ledger event into EPCIS events) once, in the
     // background; measured here and finished before anything else is timed.
     let epcisDetail = "";
-    for (;;) {
+    for (; EPCIS; ) {
       const ready = (await (await fetch(`${base}/ready`)).json()) as { checks: Record<string, { ok: boolean; detail: string }> };
       epcisDetail = ready.checks.epcis?.detail ?? "";
       const at = /the last from the ledger event in block (-?\d+)/.exec(epcisDetail);
