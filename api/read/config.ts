@@ -71,6 +71,13 @@ export const readEnvSchema = z.object({
     .max(1_000_000)
     .default(50_000)
     .describe("verdicts cached per indexed block (a verdict is chain state at a block, so a new block invalidates it); 0 disables"),
+  VERIFY_TREE_CACHE_MB: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(16_384)
+    .default(16)
+    .describe("serial-tree nodes kept in memory for proofs, MB (2 KB chunks of the hot batches' stored trees, kept across blocks since they never change); 0 reads every proof from the index"),
   PORTAL_BASE_URL: z
     .string()
     .default("/portal/")

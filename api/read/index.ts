@@ -67,7 +67,7 @@ export default fp(
         })
       : undefined;
     const currentBlock = () => indexer?.status.indexedBlock ?? store.checkpoint()?.block ?? -1;
-    const verifier = new Verifier(store, currentBlock, env.VERIFY_CACHE_SIZE);
+    const verifier = new Verifier(store, currentBlock, env.VERIFY_CACHE_SIZE, env.VERIFY_TREE_CACHE_MB);
     indexer?.on("reset", () => {
       verifier.clear();
       documents.clearCache();

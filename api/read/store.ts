@@ -530,6 +530,12 @@ function prepare(db: Database.Database) {
     getPending: p("SELECT * FROM pending WHERE shipment_id = ?"),
     deletePending: p("DELETE FROM pending WHERE shipment_id = ?"),
     getRecord: p("SELECT state, holder, day FROM pack_records WHERE batch_id = ? AND kind = ? AND idx = ?"),
+    // A pack's own record, its case's and its pallet's: three key lookups in one statement.
+    unitRecords: p(
+      "SELECT kind, idx, state, holder, day FROM pack_records WHERE batch_id = @batch AND kind = 0 AND idx = @unit " +
+        "UNION ALL SELECT kind, idx, state, holder, day FROM pack_records WHERE batch_id = @batch AND kind = 1 AND idx = @case " +
+        "UNION ALL SELECT kind, idx, state, holder, day FROM pack_records WHERE batch_id = @batch AND kind = 2 AND idx = @pallet",
+    ),
     putRecord: p("INSERT INTO pack_records (batch_id, kind, idx, state, holder, day) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (batch_id, kind, idx) DO UPDATE SET state = excluded.state, holder = excluded.holder, day = excluded.day"),
     recordKeys: p("SELECT idx FROM pack_records WHERE batch_id = ? AND kind = ? ORDER BY idx").pluck(),
     recordRows: p("SELECT idx, state, holder, day FROM pack_records WHERE batch_id = ? AND kind = ? ORDER BY idx"),
@@ -1113,8 +1119,16 @@ export class IndexStore {
 
   /** A pack resolved as the contract's `packState` does, with its holder's account. */
   pack(batch: BatchRow, unit: number): PackView | undefined {
-    const book = this.bookOf(batch);
-    if (!book || unit < 0 || unit >= batch.serialCount) return undefined;
+    if (batch.serialCount === 0 || !Number.isInteger(unit) || unit < 0 || unit >= batch.serialCount) return undefined;
+    // The book's own rules over the only records a pack's state can come from (its own, its
+    // case's, its pallet's), read in one statement: public verification does this per request.
+    const book = new PackBook(layoutOf(batch), batch.producer);
+    const { case: c, pallet: p } = book.containersOf(unit);
+    for (const r of this.s.unitRecords.all({ batch: BigInt(batch.batchId), unit, case: c ?? -1, pallet: p ?? -1 }) as Row[]) {
+      const kind = num(r.kind);
+      const records = kind === ITEM_KIND.Units ? book.detached : kind === ITEM_KIND.Case ? book.cases : book.pallets;
+      records.set(num(r.idx), { state: stateName(r.state), holder: String(r.holder), day: num(r.day) });
+    }
     return book.unit(unit);
   }
 
@@ -1257,16 +1271,24 @@ export class IndexStore {
     return (this.s.serialsOf.all(BigInt(batchId)) as Row[]).map((r) => ({ unit: num(r.unit), serial: String(r.serial), treeIndex: num(r.tree_index) }));
   }
 
-  /** A node of the batch's stored serial tree (32 bytes), reading one chunk row. */
-  nodeReader(batchId: string): (node: number) => Uint8Array {
-    const id = BigInt(batchId);
+  /** Chunk `chunk` of the batch's stored serial tree: NODES_PER_CHUNK nodes of 32 bytes (the last one may be shorter). */
+  nodeChunk(batchId: string, chunk: number): Buffer {
+    const blob = this.s.nodeChunk.get(BigInt(batchId), chunk) as Buffer | undefined;
+    if (!blob) throw new Error(`serial tree of batch ${batchId} lacks node chunk ${chunk}`);
+    return blob;
+  }
+
+  /**
+   * A node of the batch's stored serial tree (32 bytes), reading one chunk row. `chunkOf` lets a
+   * caller put its own (bounded) cache in front of the chunk reads.
+   */
+  nodeReader(batchId: string, chunkOf: (chunk: number) => Buffer = (c) => this.nodeChunk(batchId, c)): (node: number) => Uint8Array {
     const chunks = new Map<number, Buffer>();
     return (node: number) => {
       const c = Math.floor(node / NODES_PER_CHUNK);
       let blob = chunks.get(c);
       if (!blob) {
-        blob = this.s.nodeChunk.get(id, c) as Buffer | undefined;
-        if (!blob) throw new Error(`serial tree of batch ${batchId} lacks node chunk ${c}`);
+        blob = chunkOf(c);
         chunks.set(c, blob);
       }
       const off = (node % NODES_PER_CHUNK) * 32;

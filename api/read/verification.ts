@@ -3,7 +3,7 @@ import { isoDate } from "../domain/gs1";
 import { toDigitalLink } from "../domain/gs1-scan";
 import { proofFromNodes } from "../domain/merkle";
 import { ApiError } from "../errors";
-import type { BatchRow, IndexStore, ProductRow } from "./store";
+import { NODES_PER_CHUNK, type BatchRow, type IndexStore, type ProductRow, type SerialListRow } from "./store";
 
 /** IBatchToken.UnitVerdict by index, as the API names them. */
 export const CHAIN_VERDICTS = [
@@ -196,21 +196,40 @@ export class Lru<K, V> {
   }
 }
 
+/** What a verdict reads of one batch, valid for one indexed block and one day. */
+interface BatchEntry {
+  batch: BatchRow;
+  view: NonNullable<VerificationResult["batch"]>;
+  serialised: boolean;
+  list: SerialListRow | undefined;
+}
+
 /**
  * Unit verification: the verdict BatchToken.verifyUnit gives at the last indexed block, computed
  * from the index (the chain's events replayed into SQLite, checked against chain state by the
  * audit) and the producer's uploaded serial list (checked against the on-chain root before it was
  * stored), in the contract's order of checks. The public portal therefore puts no load on the
  * consortium's nodes. The proof comes from stored data: the serial's unit and leaf position, and
- * the sibling nodes read from the stored node array (a few 2 KB rows), so no tree is ever built
- * for a request and memory does not grow with the batches verified. A verdict is a function of
- * (query, block, day), so it is cached (VERIFY_CACHE_SIZE entries) until the indexer moves on.
+ * the sibling nodes read from the stored node array (2 KB chunks), so no tree is ever built for a
+ * request.
+ *
+ * Memory is bounded by configuration: a verdict is a function of (query, block, day), so up to
+ * VERIFY_CACHE_SIZE verdicts are kept until the indexer moves on, with the batch and product rows
+ * they read; node chunks, which never change once stored, are kept across blocks up to
+ * VERIFY_TREE_CACHE_MB (the hot batches' trees, not every tree).
+ *
+ * Verdicts are cached as their JSON text, which the public routes send as it is (verifyJson): a
+ * verdict object is some thirty small objects, and 50,000 of them kept alive made random-pack
+ * traffic pay for the garbage collector marking them; a string is one flat object.
  */
 export class Verifier {
-  private readonly verdicts: Lru<string, VerificationResult>;
-  /** Batch rows by GTIN and lot at the cached block: most scans of a block hit a few hot batches. */
-  private readonly batches: Lru<string, BatchRow | null>;
-  private readonly products: Lru<string, ProductRow | null>;
+  private readonly verdicts: Lru<string, string>;
+  /** Batch rows (with their serial list row and the day's view) by GTIN and lot, for the cached block. */
+  private readonly batches = new Map<string, BatchEntry | null>();
+  private readonly products = new Map<string, ProductRow | null>();
+  private readonly rowCacheSize: number;
+  /** Node chunks of stored serial trees, `${batchId}:${chunk}`: immutable once stored. */
+  private readonly chunks: Lru<string, Buffer>;
   private cachedBlock = -1;
   private cachedDay = -1;
 
@@ -218,58 +237,105 @@ export class Verifier {
     private readonly store: IndexStore,
     private readonly currentBlock: () => number,
     verdictCacheSize: number,
+    treeCacheMB = 16,
   ) {
     this.verdicts = new Lru(verdictCacheSize);
-    this.batches = new Lru(Math.min(verdictCacheSize, 10_000));
-    this.products = new Lru(Math.min(verdictCacheSize, 10_000));
+    this.rowCacheSize = Math.min(verdictCacheSize, 10_000);
+    this.chunks = new Lru(Math.floor((treeCacheMB * 1024 * 1024) / (NODES_PER_CHUNK * 32)));
   }
 
-  /** Drops cached verdicts (after a chain reset or a new serial list). */
+  /** Drops everything cached (after a chain reset or a new serial list). */
   clear(): void {
+    this.newBlock();
+    this.chunks.clear();
+  }
+
+  /** Drops what a new block or a new day can change: verdicts and the rows they read. */
+  private newBlock(): void {
     this.verdicts.clear();
     this.batches.clear();
     this.products.clear();
   }
 
   /** The proof of a serial from stored data, or undefined when the list lacks it. */
-  proofOf(batch: BatchRow, serial: string): { unitIndex: number; leaf: string; root: string; siblings: string[] } | undefined {
-    const list = this.store.serialList(batch.batchId);
+  proofOf(batch: BatchRow, serial: string, list = this.store.serialList(batch.batchId)): { unitIndex: number; leaf: string; root: string; siblings: string[] } | undefined {
     if (!list) return undefined;
     const at = this.store.unitOfSerial(batch.batchId, serial);
     if (!at) return undefined;
-    const node = this.store.nodeReader(batch.batchId);
+    const id = batch.batchId;
+    const node = this.store.nodeReader(id, (c) => {
+      const key = `${id}:${c}`;
+      let blob = this.chunks.get(key);
+      if (!blob) {
+        blob = this.store.nodeChunk(id, c);
+        this.chunks.set(key, blob);
+      }
+      return blob;
+    });
     return { unitIndex: at.unit, leaf: "0x" + Buffer.from(node(at.treeIndex)).toString("hex"), root: list.root, siblings: proofFromNodes(at.treeIndex, node) };
   }
 
+  /** The verdict of a pack. */
   async verify(q: PackQuery): Promise<VerificationResult> {
+    const { key, block, today } = this.at(q);
+    const hit = this.verdicts.get(key);
+    if (hit !== undefined) return JSON.parse(hit) as VerificationResult;
+    const result = this.compute(q, block, today);
+    this.verdicts.set(key, JSON.stringify(result));
+    return result;
+  }
+
+  /** The verdict of a pack as JSON text (a VerificationResult), for routes that send it unchanged. */
+  verifyJson(q: PackQuery): string {
+    const { key, block, today } = this.at(q);
+    let json = this.verdicts.get(key);
+    if (json === undefined) {
+      json = JSON.stringify(this.compute(q, block, today));
+      this.verdicts.set(key, json);
+    }
+    return json;
+  }
+
+  /** The indexed block and the day a verdict is computed at (a change drops the cached ones), and its cache key. */
+  private at(q: PackQuery): { key: string; block: number; today: number } {
     const block = this.currentBlock();
     if (block < 0) throw new ApiError(503, "INDEX_NOT_READY", "the index has not read the chain yet", "retry in a few seconds");
     const today = Math.floor(Date.now() / 86_400_000);
     if (block !== this.cachedBlock || today !== this.cachedDay) {
-      this.clear();
+      this.newBlock();
       this.cachedBlock = block;
       this.cachedDay = today;
     }
-    const key = `${q.gtin}|${q.lot}|${q.serial}|${q.expiryDay ?? ""}`;
-    const hit = this.verdicts.get(key);
-    if (hit) return hit;
-    const result = this.compute(q, block, today);
-    this.verdicts.set(key, result);
-    return result;
+    return { key: `${q.gtin}|${q.lot}|${q.serial}|${q.expiryDay ?? ""}`, block, today };
+  }
+
+  private batchEntry(gtin: string, lot: string, today: number): BatchEntry | null {
+    const key = `${gtin}|${lot}`;
+    let entry = this.batches.get(key);
+    if (entry === undefined) {
+      const batch = this.store.batchByGtinLot(gtin, lot);
+      entry = batch
+        ? { batch, view: this.batchView(batch, today), serialised: !/^0x0{64}$/.test(batch.serialsRoot), list: this.store.serialList(batch.batchId) }
+        : null;
+      if (this.batches.size >= this.rowCacheSize) this.batches.clear();
+      if (this.rowCacheSize > 0) this.batches.set(key, entry);
+    }
+    return entry;
+  }
+
+  private product(gtin: string): ProductRow | null {
+    let row = this.products.get(gtin);
+    if (row === undefined) {
+      row = this.store.product(gtin) ?? null;
+      if (this.products.size >= this.rowCacheSize) this.products.clear();
+      if (this.rowCacheSize > 0) this.products.set(gtin, row);
+    }
+    return row;
   }
 
   private compute(q: PackQuery, block: number, today: number): VerificationResult {
-    const batchKey = `${q.gtin}|${q.lot}`;
-    let batch = this.batches.get(batchKey);
-    if (batch === undefined) {
-      batch = this.store.batchByGtinLot(q.gtin, q.lot) ?? null;
-      this.batches.set(batchKey, batch);
-    }
-    let productRow = this.products.get(q.gtin);
-    if (productRow === undefined) {
-      productRow = this.store.product(q.gtin) ?? null;
-      this.products.set(q.gtin, productRow);
-    }
+    const entry = this.batchEntry(q.gtin, q.lot, today);
+    const productRow = this.product(q.gtin);
     const productStatus: VerificationResult["product"]["status"] = productRow?.status ?? "Unregistered";
     const product = {
       gtin: q.gtin,
@@ -287,18 +353,17 @@ export class Verifier {
       const result = { verdict, product, batch: fields.batch, dispensedOn: fields.dispensedOn, stateSince: fields.stateSince ?? null, proof: fields.proof, expiryChecked: compared && q.expiryDay !== undefined, expiryNote, chain: { block, method } };
       return { ...result, ...wording(verdict, { ...result, productStatus }) };
     };
-    if (!batch) return finish("unknown_batch", { batch: null, dispensedOn: null, proof: null }, false);
-    const batchView = this.batchView(batch, today);
+    if (!entry) return finish("unknown_batch", { batch: null, dispensedOn: null, proof: null }, false);
+    const { batch, view: batchView, list } = entry;
     const expiryMatches = (q.expiryDay ?? batch.expiryDay) === batch.expiryDay;
-    const serialised = !/^0x0{64}$/.test(batch.serialsRoot);
-    if (!serialised) return finish("not_in_batch", { batch: batchView, dispensedOn: null, proof: null }, false);
-    if (!this.store.serialList(batch.batchId)) {
+    if (!entry.serialised) return finish("not_in_batch", { batch: batchView, dispensedOn: null, proof: null }, false);
+    if (!list) {
       // Without the serial list no unit proof exists, but the printed expiry can still be held
       // against the batch's: a mismatch is a finding whatever the serial.
       if (!expiryMatches) return finish("expiry_mismatch", { batch: batchView, dispensedOn: null, proof: null }, true, "none");
       return finish("serials_unavailable", { batch: batchView, dispensedOn: null, proof: null }, true, "none");
     }
-    const proof = this.proofOf(batch, q.serial);
+    const proof = this.proofOf(batch, q.serial, list);
     if (!proof) return finish("not_in_batch", { batch: batchView, dispensedOn: null, proof: null }, false);
     const pack = this.store.pack(batch, proof.unitIndex);
     const dispensedOn = pack?.state === "Dispensed" ? isoDate(pack.day) : null;
