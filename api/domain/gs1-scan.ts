@@ -572,7 +572,14 @@ function dlEncode(value: string): string {
 
 /** GS1 Digital Link URI `{base}/01/{gtin}/10/{lot}/21/{serial}?17={yymmdd}`. */
 export function toDigitalLink(id: Gs1Identity, base = 'https://id.gs1.org'): string {
-  const v = checkedIdentity(id);
+  return formatDigitalLink(checkedIdentity(id), base);
+}
+
+/**
+ * {@link toDigitalLink} without checking the identifiers again: only for values this module has
+ * parsed (and so checked) already, such as a resolver request's (the public hot path).
+ */
+export function formatDigitalLink(v: { gtin: string; lot?: string; serial?: string; expiry?: string }, base = 'https://id.gs1.org'): string {
   let uri = base.replace(/\/+$/, '') + '/01/' + v.gtin;
   if (v.lot !== undefined) uri += '/10/' + dlEncode(v.lot);
   if (v.serial !== undefined) uri += '/21/' + dlEncode(v.serial);

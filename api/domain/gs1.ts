@@ -57,8 +57,16 @@ export function dayNumberOf(date: Date): number {
 
 /** ISO date (YYYY-MM-DD) of a day number. */
 export function isoDate(day: number): string {
-  return new Date(day * MS_PER_DAY).toISOString().slice(0, 10);
+  let iso = isoDates.get(day);
+  if (iso === undefined) {
+    iso = new Date(day * MS_PER_DAY).toISOString().slice(0, 10);
+    // A few thousand distinct days are ever asked for (expiries, today): memoised, bounded anyway.
+    if (isoDates.size >= 10_000) isoDates.clear();
+    isoDates.set(day, iso);
+  }
+  return iso;
 }
+const isoDates = new Map<number, string>();
 
 /**
  * Day number of a GS1 date (AI 11/15/17, YYMMDD). Day 00 means the last day of the month.

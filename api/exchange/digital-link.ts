@@ -10,7 +10,7 @@
  * dates checked), so the resolver and the scanner never disagree about a code.
  */
 import { isoDate } from '../domain/gs1';
-import { Gs1ScanError, parseGs1Elements, toDigitalLink, type Gs1Elements } from '../domain/gs1-scan';
+import { formatDigitalLink, Gs1ScanError, parseGs1Elements, type Gs1Elements } from '../domain/gs1-scan';
 
 export const GS1_VOC = 'https://gs1.org/voc/';
 
@@ -85,7 +85,7 @@ export function parseResolverRequest(pathAndQuery: string): ResolverRequest {
     ...(parsed.lot !== undefined ? { lot: parsed.lot } : {}),
     ...(parsed.serial !== undefined ? { serial: parsed.serial } : {}),
     ...(parsed.expiry ? { expiry: parsed.expiry.yymmdd, expiryDay: parsed.expiry.day } : {}),
-    uri: toDigitalLink(id),
+    uri: formatDigitalLink(id),
     linkType: parseLinkType(query.get('linkType') ?? undefined),
     ...(context ? { context } : {}),
   };
@@ -168,11 +168,22 @@ export function toLinkset(anchor: string, links: readonly Link[]): { linkset: Ar
 
 /** The `Link` header: the linkset itself, then each link (RFC 8288, extension relation types as IRIs). */
 export function linkHeader(linksetHref: string, links: readonly Link[]): string {
-  const q = (s: string) => `"${s.replace(/["\\]/g, '')}"`;
-  return [
-    `<${linksetHref}>; rel="linkset"; type="application/linkset+json"`,
-    ...links.map((l) => `<${l.href}>; rel=${q(GS1_VOC + l.rel)}; type=${q(l.type)}; title=${q(l.title)}`),
-  ].join(', ');
+  let header = `<${linksetHref}>; rel="linkset"; type="application/linkset+json"`;
+  for (const l of links) header += `, <${l.href}>${linkParams(l)}`;
+  return header;
+}
+
+/** A link's parameters (`; rel=…; type=…; title=…`): a few fixed sets, quoted once each. */
+const linkParamCache = new Map<string, string>();
+function linkParams(l: Link): string {
+  const key = `${l.rel}\n${l.type}\n${l.title}`;
+  let params = linkParamCache.get(key);
+  if (params === undefined) {
+    const q = (s: string) => `"${s.replace(/["\\]/g, '')}"`;
+    params = `; rel=${q(GS1_VOC + l.rel)}; type=${q(l.type)}; title=${q(l.title)}`;
+    if (linkParamCache.size < 256) linkParamCache.set(key, params);
+  }
+  return params;
 }
 
 /**
