@@ -36,7 +36,14 @@ export class LedgerState {
   readonly batches = new Map<string, BatchFacts>();
   private readonly byGtinLot = new Map<string, string>();
   readonly products = new Map<string, ProductFacts>();
+  /**
+   * Shipments as created, while they are open: the facts of a settled one (accepted, rejected,
+   * cancelled, recovered) are dropped once the event after its settlement is applied, so the
+   * mapping of the settling event still finds them and memory follows the open shipments, not
+   * every shipment the ledger ever had.
+   */
   readonly shipments = new Map<string, MappingShipmentFacts & { batchId: string; quantity: string }>();
+  private settled: string | undefined;
   private readonly custody = new Map<string, CustodyState>();
   /** Licences: prefix key → licensees. */
   private readonly licences = new Map<string, Set<string>>();
@@ -45,13 +52,24 @@ export class LedgerState {
   /** Forgets everything applied (a replay that failed half-way starts again from nothing). */
   reset(): void {
     for (const m of [this.batches, this.byGtinLot, this.products, this.shipments, this.custody, this.licences]) m.clear();
+    this.settled = undefined;
     this.applied = 0;
   }
 
   apply(e: LedgerEvent): void {
     this.applied++;
+    if (this.settled !== undefined) {
+      this.shipments.delete(this.settled);
+      this.settled = undefined;
+    }
     const a = e.args;
     switch (e.name) {
+      case "ShipmentAccepted":
+      case "ShipmentRejected":
+      case "ShipmentCancelled":
+      case "ShipmentRecovered":
+        this.settled = String(a.shipmentId);
+        break;
       case "BatchMinted": {
         const facts: BatchFacts = {
           batchId: e.batchId,
