@@ -45,7 +45,7 @@ import { packingUploadMessage, serialUploadMessage } from "../api/read/verificat
 import { BatchToken__factory, Consortium__factory } from "../typechain-types";
 import { devWallet, rpcProvider } from "../test/fixtures/chain";
 import { admitMembers, deploySystem, PREFIX } from "../test/api/read/read-fixture";
-import { cpuSample, cpuShares, rssMB } from "./lib/cpu";
+import { cpuSample, cpuSeconds, cpuShares, rssMB } from "./lib/cpu";
 import { freePort, serviceEnv, startAnvil } from "./lib/nodes";
 
 const BATCHES = Number(process.env.BENCH_BATCHES ?? 1000);
@@ -373,11 +373,17 @@ async function main() {
         instance.on("response", (_client: unknown, _statusCode: number, _bytes: number, responseTime: number) => latencies.push(responseTime));
       });
     };
+    // Service CPU per request (user + system, /proc): unlike req/s it barely moves when the host
+    // steals CPU or the load generator competes for the cores, so it compares code between runs.
     const machineBefore = cpuSample();
+    const cpuBefore = cpuSeconds(service!.pid);
     const { result, latencies } = await load(VERIFY_SECONDS, paths);
+    const verifyCpuUs = Math.round(((cpuSeconds(service!.pid) - cpuBefore) / result.requests.total) * 1e6);
     const machine = cpuShares(machineBefore, cpuSample());
     const fixedPath = paths();
+    const cachedCpuBefore = cpuSeconds(service!.pid);
     const cached = await load(Math.max(3, Math.round(VERIFY_SECONDS / 3)), () => fixedPath);
+    const verifyCachedCpuUs = Math.round(((cpuSeconds(service!.pid) - cachedCpuBefore) / cached.result.requests.total) * 1e6);
     const { rss: serviceRss, peak: servicePeak } = rssMB(service!.pid);
 
     // The same load split over the service and REPLICAS read replicas: processes on the same index
@@ -469,6 +475,8 @@ async function main() {
       verifyNon2xx: non2xx,
       verifyConnections: CONNECTIONS,
       verifyCachedPerSec: Math.round(cached.result.requests.average),
+      verifyServiceCpuUsPerRequest: verifyCpuUs,
+      verifyCachedServiceCpuUsPerRequest: verifyCachedCpuUs,
       verifyScaledOut: scaledOut ?? null,
       verifyCachedP95Ms: percentile(cached.latencies, 95),
       verifySampleVerdicts: Object.fromEntries(verdicts),
@@ -492,6 +500,7 @@ async function main() {
       ["verifyPerSec", String(out.verifyPerSec), "≥ 3,000"],
       ["verifyP95Ms", String(out.verifyP95Ms), ""],
       ["verifyCachedPerSec (one pack, cache hits)", String(out.verifyCachedPerSec), ""],
+      ["service CPU per verification, µs (random packs / cache hits)", `${verifyCpuUs} / ${verifyCachedCpuUs}`, ""],
       ...(scaledOut
         ? [[`verification with ${scaledOut.processes - 1} read replica(s): req/s, p95 ms, non-2xx (same ${CONNECTIONS} connections split)`, `${scaledOut.perSec}, ${scaledOut.p95Ms}, ${scaledOut.non2xx}`, ""] as [string, string, string]]
         : []),
