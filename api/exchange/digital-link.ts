@@ -123,34 +123,31 @@ export interface LinkTargets {
 }
 
 const abs = (base: string, path: string) => (/^https?:\/\//.test(path) ? path : `${base}${path.startsWith('/') ? '' : '/'}${path}`);
-const qs = (params: Record<string, string | undefined>) =>
-  Object.entries(params)
-    .filter((e): e is [string, string] => e[1] !== undefined)
-    .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
-    .join('&');
+const enc = encodeURIComponent;
 
-/** The links offered for a request, default first. */
+/** The links offered for a request, default first. Built by hand: every resolver answer carries them in its Link header. */
 export function linksFor(r: ResolverRequest, t: LinkTargets): Link[] {
   const sep = t.portal.includes('?') ? '&' : '?';
   const links: Link[] = [
-    { rel: 'defaultLink', href: abs(t.base, `${t.portal}${sep}code=${encodeURIComponent(r.uri)}`), title: 'Check this pack in the public portal', type: 'text/html', isDefault: true },
+    { rel: 'defaultLink', href: abs(t.base, `${t.portal}${sep}code=${enc(r.uri)}`), title: 'Check this pack in the public portal', type: 'text/html', isDefault: true },
   ];
   if (r.granularity === 'pack' && r.lot !== undefined && r.serial !== undefined) {
+    const expiry = r.expiry === undefined ? '' : `&expiry=${enc(r.expiry)}`;
     links.push({
       rel: 'verificationService',
-      href: abs(t.base, `/v1/verify?${qs({ gtin: r.gtin, lot: r.lot, serial: r.serial, expiry: r.expiry })}`),
+      href: `${t.base}/v1/verify?gtin=${enc(r.gtin)}&lot=${enc(r.lot)}&serial=${enc(r.serial)}${expiry}`,
       title: 'Pack verification: verdict and Merkle proof (public)',
       type: 'application/json',
     });
     links.push({
       rel: 'verificationService',
-      href: abs(t.base, `/verify/gtin/${r.gtin}/lot/${encodeURIComponent(r.lot)}/ser/${encodeURIComponent(r.serial)}?${qs({ exp: r.expiry, linkType: 'verificationService' })}`),
+      href: `${t.base}/verify/gtin/${r.gtin}/lot/${enc(r.lot)}/ser/${enc(r.serial)}?${r.expiry === undefined ? '' : `exp=${enc(r.expiry)}&`}linkType=verificationService`,
       title: 'DSCSA Verification Router Service responder (trading partners, API key; add context, reqGLN, corrUUID)',
       type: 'application/json',
     });
   }
   if (r.lot !== undefined) {
-    links.push({ rel: 'recallStatus', href: abs(t.base, `/v1/batch-status?${qs({ gtin: r.gtin, lot: r.lot })}`), title: 'Recall and quarantine status of the batch', type: 'application/json' });
+    links.push({ rel: 'recallStatus', href: `${t.base}/v1/batch-status?gtin=${enc(r.gtin)}&lot=${enc(r.lot)}`, title: 'Recall and quarantine status of the batch', type: 'application/json' });
   }
   return links;
 }
