@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import { normaliseGs1Uri } from "../domain/gs1-uri-normaliser";
 import type { LedgerEvent } from "../domain/ledger-events";
 import { LedgerState } from "./ledger-state";
+import { Waker } from "./waker";
 import type { DocumentPort, EpcisEventJson, EpcisMapping, FeedCursor, LedgerFeed, ListSource, MappingContext, MemberDirectory } from "./ports";
 import type { EpcisStore, NewEvent } from "./store";
 
@@ -67,7 +68,7 @@ export class Projector extends EventEmitter {
   readonly state = new LedgerState();
   private cursor: FeedCursor = "";
   private running = false;
-  private wake: (() => void) | undefined;
+  private readonly waker = new Waker();
   private loop: Promise<void> | undefined;
   private unsubscribe: (() => void) | undefined;
   lastError: string | undefined;
@@ -123,16 +124,7 @@ export class Projector extends EventEmitter {
 
   /** Waits one poll interval, or until poked. */
   private pause(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, this.o.pollMs);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+    return this.waker.sleep(this.o.pollMs);
   }
 
   /**
@@ -182,9 +174,7 @@ export class Projector extends EventEmitter {
   }
 
   poke(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
+    this.waker.poke();
   }
 
   private async replay(until: FeedCursor): Promise<void> {

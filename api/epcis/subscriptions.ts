@@ -4,6 +4,7 @@ import net from "node:net";
 import type { Projector, AppendedBatch } from "./projector";
 import { queryDocument, queryPage, type EventFilter, type Visibility } from "./query";
 import type { EpcisStore, SubscriptionRow } from "./store";
+import { Waker } from "./waker";
 
 /**
  * Webhook subscriptions: each subscription has a cursor (the last event sequence its receiver
@@ -98,30 +99,22 @@ export class WebhookDeliverer {
   /** Starts delivering a (new) subscription. */
   spawn(id: string): void {
     if (!this.running || this.workers.has(id)) return;
-    let wake = () => undefined as void;
-    const state = { wake: () => wake(), done: Promise.resolve(), stop: false };
-    const sleep = (ms: number) =>
-      new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, ms);
-        wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
+    const waker = new Waker();
+    const state = { wake: () => waker.poke(), done: Promise.resolve(), stop: false };
     state.done = (async () => {
       while (this.running && !state.stop) {
         const sub = this.o.store.subscription(id);
         if (!sub) break; // deleted
         const wait = sub.nextAttemptAt - Date.now();
         if (wait > 0) {
-          await sleep(wait);
+          await waker.sleep(wait);
           continue;
         }
         const delivered = await this.deliverOnce(sub).catch((err: Error) => {
           this.o.log?.warn({ err: err.message, subscription: id }, "EPCIS webhook: delivery round failed");
           return 0;
         });
-        if (delivered === 0 && !state.stop) await sleep(1_000);
+        if (delivered === 0 && !state.stop) await waker.sleep(1_000);
       }
       this.workers.delete(id);
     })();

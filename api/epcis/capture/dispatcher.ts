@@ -1,4 +1,5 @@
 import type { LedgerState } from "../ledger-state";
+import { Waker } from "../waker";
 import { RelayRefusal, type RelayPort } from "../ports";
 import type { ActionRow, EpcisStore } from "../store";
 
@@ -20,7 +21,7 @@ import type { ActionRow, EpcisStore } from "../store";
 export class Dispatcher {
   private running = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private readonly waker = new Waker();
   private readonly busy = new Set<string>();
   lastError: string | undefined;
 
@@ -47,9 +48,7 @@ export class Dispatcher {
   }
 
   poke(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
+    this.waker.poke();
   }
 
   private async run(): Promise<void> {
@@ -62,16 +61,7 @@ export class Dispatcher {
         this.o.log?.warn({ err: this.lastError }, "EPCIS capture dispatcher: a round failed; retrying");
       }
       if (!this.running) break;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          this.wake = undefined;
-          resolve();
-        }, this.o.pollMs);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
+      await this.waker.sleep(this.o.pollMs);
     }
   }
 
