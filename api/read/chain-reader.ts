@@ -233,6 +233,20 @@ export interface UndecodableLog {
   reason: string;
 }
 
+/** Logs an `eth_getLogs` range should bring back: a few thousand, so no answer grows to hundreds of MB. */
+const TARGET_LOGS_PER_RANGE = 10_000;
+
+/**
+ * The block span of the next range after one that brought `logs` logs: halved above
+ * {@link TARGET_LOGS_PER_RANGE}, doubled below a quarter of it (up to `maxSpan`), else kept. Dense
+ * ranges shrink, sparse ones grow back to the configured span.
+ */
+export function nextSpan(span: number, logs: number, maxSpan: number): number {
+  if (logs > TARGET_LOGS_PER_RANGE && span > 1) return Math.max(1, Math.floor(span / 2));
+  if (logs < TARGET_LOGS_PER_RANGE / 4) return Math.min(maxSpan, span * 2);
+  return span;
+}
+
 /**
  * Ledger events of `batchToken` in [fromBlock, toBlock], in chain order. A log that does not decode
  * goes to `onUndecodable` (and is skipped); without it, it throws.

@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import { getAddress } from "ethers";
 import type { Consortium } from "../../typechain-types";
 import type { LedgerEvent } from "../domain/ledger-events";
-import { getBlockHeader, readLedgerRange, redactUrls, type RpcSender, type UndecodableLog } from "./chain-reader";
+import { getBlockHeader, nextSpan, readLedgerRange, redactUrls, type RpcSender, type UndecodableLog } from "./chain-reader";
 import type { AlertRow, IndexStore } from "./store";
 
 export interface IndexerOptions {
@@ -33,7 +33,6 @@ export interface IndexerStatus {
 }
 
 const MAX_BACKOFF_MS = 5_000;
-const TARGET_LOGS_PER_RANGE = 10_000;
 
 /**
  * Follows the chain into the index: eth_getLogs in block ranges from the checkpoint to the head
@@ -139,9 +138,7 @@ export class Indexer extends EventEmitter {
       this.o.onRange?.(added, to);
       this.emit("progress", to);
       from = to + 1;
-      // Keep a range's logs to a few thousand: dense ranges shrink, sparse ones grow back to the configured span.
-      if (events.length > TARGET_LOGS_PER_RANGE && this.span > 1) this.span = Math.max(1, Math.floor(this.span / 2));
-      else if (events.length < TARGET_LOGS_PER_RANGE / 4) this.span = Math.min(this.o.blockRange, this.span * 2);
+      this.span = nextSpan(this.span, events.length, this.o.blockRange);
     }
     this.status.lastError = undefined;
     return total;

@@ -1,4 +1,4 @@
-import { getBlockHeader, readLedgerRange, type RpcSender } from "../../read/chain-reader";
+import { getBlockHeader, nextSpan, readLedgerRange, type RpcSender } from "../../read/chain-reader";
 import { compareEvents, type LedgerEvent } from "../../domain/ledger-events";
 import type { FeedCursor, FeedEntry, LedgerFeed } from "../ports";
 
@@ -97,8 +97,7 @@ export class ChainLedgerFeed implements LedgerFeed {
           added += got.length;
           this.readBlock = to;
           from = to + 1;
-          if (got.length > 10_000 && this.span > 1) this.span = Math.max(1, Math.floor(this.span / 2));
-          else if (got.length < 2_500) this.span = Math.min(maxSpan, this.span * 2);
+          this.span = nextSpan(this.span, got.length, maxSpan);
         }
         if (added > 0) for (const l of this.listeners) l();
       } finally {
