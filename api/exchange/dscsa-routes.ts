@@ -1,7 +1,6 @@
-import { timingSafeEqual } from "node:crypto";
+import { readKeyCheck } from "../read/read-keys";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import type { FastifyRequest } from "fastify";
 import { ApiError, errorResponses } from "../errors";
 import { EpcisMappingError, type LedgerEvent, type LedgerEventName } from "../domain/epcis";
 import { DscsaError, dscsaShipmentFromEvent, toDscsaShipmentXml } from "../dscsa";
@@ -25,15 +24,7 @@ export interface DscsaRouteOptions {
 export const dscsaProblemSchema = z.object({ code: z.string(), message: z.string(), hint: z.string() });
 
 const dscsaRoutes: FastifyPluginAsyncZod<DscsaRouteOptions> = async (app, o) => {
-  const keys = o.apiKeys.map((k) => Buffer.from(k));
-  const requireKey = async (request: FastifyRequest) => {
-    if (keys.length === 0) return;
-    const header = request.headers["x-api-key"] ?? request.headers.authorization?.replace(/^Bearer\s+/i, "");
-    const given = Buffer.from(typeof header === "string" ? header : "");
-    if (!keys.some((k) => k.length === given.length && timingSafeEqual(k, given))) {
-      throw new ApiError(401, "API_KEY_REQUIRED", "DSCSA files carry commercial data for consortium members and auditors", "send a key from READ_API_KEYS in the x-api-key header");
-    }
-  };
+  const requireKey = readKeyCheck(o.apiKeys, "DSCSA files carry commercial data for consortium members and auditors");
 
   app.get(
     "/v1/shipments/:shipmentId/dscsa.xml",

@@ -1,7 +1,6 @@
-import { timingSafeEqual } from "node:crypto";
+import { readKeyCheck } from "./read-keys";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import type { FastifyRequest } from "fastify";
 import { ApiError, errorResponses } from "../errors";
 import { productMasterDataSchema, partyMasterDataSchema } from "../domain/master-data";
 import type { DocumentStore } from "./documents";
@@ -24,15 +23,7 @@ const uploadResult = z.object({ hash: z.string(), signer: z.string() }).passthro
 const errors401 = { ...errorResponses, 401: errorResponses[400], 403: errorResponses[400] };
 
 const documentRoutes: FastifyPluginAsyncZod<DocumentRouteOptions> = async (app, o) => {
-  const keys = o.apiKeys.map((k) => Buffer.from(k));
-  const requireKey = async (request: FastifyRequest) => {
-    if (keys.length === 0) return;
-    const header = request.headers["x-api-key"] ?? request.headers.authorization?.replace(/^Bearer\s+/i, "");
-    const given = Buffer.from(typeof header === "string" ? header : "");
-    if (!keys.some((k) => k.length === given.length && timingSafeEqual(k, given))) {
-      throw new ApiError(401, "API_KEY_REQUIRED", "this endpoint serves consortium data to members and auditors", "send a key from READ_API_KEYS in the x-api-key header");
-    }
-  };
+  const requireKey = readKeyCheck(o.apiKeys, "this endpoint serves consortium data to members and auditors");
   const limited = { config: { rateLimit: { max: o.uploadRateLimitPerMinute, timeWindow: "1 minute" } } };
 
   app.put(

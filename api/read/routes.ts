@@ -1,4 +1,4 @@
-import { timingSafeEqual } from "node:crypto";
+import { readKeyCheck } from "./read-keys";
 import { ROLE_NAMES } from "../domain/ledger-enums";
 import { ITEM_KIND, caseCount, palletCount, unitRange, type Item } from "../domain/packing";
 import { PACK_STATE_NAMES } from "../domain/pack-ledger";
@@ -45,18 +45,10 @@ type PackStateOut = z.infer<typeof S.packStateName>;
 /** Routes of the read side: public verification (rate-limited, no commercial data) and member/auditor queries. */
 const readRoutes: FastifyPluginAsyncZod<ReadRouteOptions> = async (app, o) => {
   const { store, verifier } = o;
-  const keys = o.apiKeys.map((k) => Buffer.from(k));
   const publicLimit = { rateLimit: { max: o.publicRateLimitPerMinute, timeWindow: "1 minute" } };
 
   /** Member/auditor endpoints: x-api-key (or Authorization: Bearer) when READ_API_KEYS is set. */
-  const requireKey = async (request: FastifyRequest) => {
-    if (keys.length === 0) return;
-    const header = request.headers["x-api-key"] ?? request.headers.authorization?.replace(/^Bearer\s+/i, "");
-    const given = Buffer.from(typeof header === "string" ? header : "");
-    if (!keys.some((k) => k.length === given.length && timingSafeEqual(k, given))) {
-      throw new ApiError(401, "API_KEY_REQUIRED", "this endpoint serves commercial data to consortium members and auditors", "send a key from READ_API_KEYS in the x-api-key header");
-    }
-  };
+  const requireKey = readKeyCheck(o.apiKeys, "this endpoint serves commercial data to consortium members and auditors");
   const member = { onRequest: requireKey };
   const errors401 = { ...errorResponses, 401: errorResponses[400] };
 
