@@ -10,8 +10,8 @@
  *     relayer keys (dev accounts 11…), and the load generator as another child process (this file
  *     with BENCH_ROLE=load): each member signs EIP-712 requests natively and keeps BENCH_WINDOW
  *     of them in flight over HTTP for BENCH_SECONDS.
- *     A hostile member (the regulator, account 9) joins one second into the load, once the five
- *     members have their lanes, and parks BENCH_HOSTILE (1,000) requests behind a nonce gap (its
+ *     A hostile member (the regulator, account 9) joins the load once each of the five members
+ *     has had a request accepted (so each has its lane), and parks BENCH_HOSTILE (1,000) requests behind a nonce gap (its
  *     next nonce is never sent) with a deadline past the run. With as many relayer keys as
  *     members it lands on a lane shared with one of them (the producer's): what it costs the
  *     others is p95AcceptToMinedMsWithHostileMember, and on its own lane p95AcceptToMinedMsOnHostileLane.
@@ -122,7 +122,9 @@ async function runLoad(cfg: LoadConfig): Promise<LoadReport> {
     };
     const presigned = Array.from({ length: Math.ceil((PRESIGN_PER_SECOND * cfg.seconds) / FLOWS.length) }, next);
     let used = 0;
-    return { next: () => (used < presigned.length ? presigned[used++] : next()) };
+    let firstAccepted = () => undefined as void;
+    const pinned = new Promise<void>((resolve) => (firstAccepted = resolve));
+    return { next: () => (used < presigned.length ? presigned[used++] : next()), firstAccepted, pinned };
   });
   // The hostile member's requests: a quarantine of the bench batch at nonces gap+1 … gap+HOSTILE.
   const hostile = dev(HOSTILE_ACCOUNT);
@@ -135,8 +137,11 @@ async function runLoad(cfg: LoadConfig): Promise<LoadReport> {
   const cpuStart = process.cpuUsage();
   const stopAt = started + cfg.seconds * 1000;
   const parking = (async () => {
-    // One second in: the five members have their lanes, so the hostile member shares one.
-    await new Promise((r) => setTimeout(r, 1_000));
+    // Once every member has a request accepted, each has its lane (the relay pins a signer to the
+    // lane carrying the fewest signers at its first request), so the hostile member, one signer
+    // more than there are lanes, shares one with a member.
+    // (At most 10 s: a member refused from the start must not keep the hostile member out.)
+    await Promise.race([Promise.all(flows.map((f) => f.pinned)), new Promise((r) => setTimeout(r, 10_000))]);
     let next = 0;
     const worker = async () => {
       while (next < hostileBodies.length) {
@@ -164,8 +169,10 @@ async function runLoad(cfg: LoadConfig): Promise<LoadReport> {
             try {
               const res = await post(`${cfg.url}/v1/requests`, body);
               const json = JSON.parse(res.body) as { error?: { code: string } };
-              if (res.status === 202) report.accepted++;
-              else if ((res.status === 429 || res.status === 503 || json.error?.code === "NONCE_TOO_FAR") && attempt < 200) {
+              if (res.status === 202) {
+                report.accepted++;
+                flow.firstAccepted();
+              } else if ((res.status === 429 || res.status === 503 || json.error?.code === "NONCE_TOO_FAR") && attempt < 200) {
                 // Back-pressure: the relay is that far ahead of the chain; the same request again later.
                 report.refused[`retried ${json.error?.code}`] = (report.refused[`retried ${json.error?.code}`] ?? 0) + 1;
                 await new Promise((r) => setTimeout(r, 100));
